@@ -1,0 +1,211 @@
+"""port_to_nnx / port_to_haiku: move weights and state between Haiku trees and NNX models."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from hk2nnx.mappings.layers import for_nnx_class
+from hk2nnx.port import plan as plan_mod
+from hk2nnx.port.plan import HaikuKey, Ledger, Move, PortError
+from hk2nnx.program import naming
+from hk2nnx.program.model import Program
+
+
+@dataclasses.dataclass
+class PortResult:
+    """What a port did: the ledger, and Haiku leaves NNX has no place for (kept for the way back)."""
+
+    ledger: Ledger
+    residual: dict[HaikuKey, np.ndarray]
+    moves: list[Move]
+
+
+def nnx_variables(model: nnx.Module) -> dict[str, nnx.Variable]:
+    """Every Variable of a model by dotted path, RNG streams excluded."""
+    out = {}
+    for path, node in nnx.iter_graph(model):
+        if isinstance(node, nnx.Variable) and not isinstance(node, nnx.RngState):
+            out[".".join(map(str, path))] = node
+    return out
+
+
+def _leaves(params: Mapping, state: Mapping | None) -> list[tuple[HaikuKey, str, np.ndarray]]:
+    out = []
+    for collection, tree in (("params", params), ("state", state or {})):
+        for module, leaves in tree.items():
+            for name, value in leaves.items():
+                out.append(((module, name), collection, value))
+    return out
+
+
+def _moves_from_model(params, state, model) -> list[Move]:
+    """Without a trace: layer rules are chosen by the NNX class found at each module's path."""
+    leaves = _leaves(params, state)
+    modules = sorted({k[0] for k, _, _ in leaves})
+    names = naming.module_paths(modules)
+    objects = {".".join(map(str, p)): n for p, n in nnx.iter_graph(model)
+               if isinstance(n, nnx.Module)}
+    bridge = getattr(model, "_hk2nnx_haiku_layout", False)
+
+    def layer_of(path: str):
+        obj = objects.get(names.get(path, naming.module_paths([path]).get(path, "")))
+        if bridge or obj is None:
+            return None
+        refs = {plan_mod._ref(path, k) for k, _, _ in leaves
+                if k[0] == path or k[0].startswith(path + "/")}
+        return for_nnx_class(type(obj).__name__, refs)
+
+    stacked = [(k, c, naming.parse(k[0]).stacked) for k, c, _ in leaves]
+    return plan_mod.moves_for(stacked, modules, layer_of, lambda p: {})
+
+
+def port_to_nnx(
+    params: Mapping, state: Mapping | None, model: nnx.Module, *,
+    program: Program | None = None, cast: bool = False,
+) -> PortResult:
+    """Fills `model` in place from Haiku `params`/`state`; raises PortError listing every fault.
+
+    With `program` (from `hk2nnx.trace`) layer rules come from the Haiku classes; without it,
+    from the NNX classes found at each path of the naming scheme.
+    """
+    if program is not None and not getattr(model, "_hk2nnx_haiku_layout", False):
+        moves = plan_mod.program_moves(program)
+    else:
+        moves = _moves_from_model(params, state, model)
+    tree = {**(params or {}), **(state or {})}
+    targets = nnx_variables(model)
+    ledger, residual, filled, failed = Ledger(), {}, set(), set()
+    for move in moves:
+        missing = [t for t in move.nnx if t not in targets]
+        if missing:
+            ledger.unconsumed.extend(f"{m}/{n} (no NNX leaf {', '.join(missing)})"
+                                     for m, n in move.haiku)
+            continue
+        want = [targets[t].get_value() for t in move.nnx]
+        try:
+            ys = plan_mod.forward_arrays(move, tree, [tuple(w.shape[move.lead:]) for w in want])
+        except ValueError as err:
+            ledger.mismatched.append(f"{move.describe()}: {err}")
+            failed.update(move.nnx)
+            continue
+        if not _check_shapes(move, ys, want, ledger, cast):
+            failed.update(move.nnx)
+            continue
+        for target, y, w in zip(move.nnx, ys, want):
+            targets[target].set_value(jnp.asarray(y, dtype=w.dtype if cast else y.dtype))
+            filled.add(target)
+        ledger.moves.append(move.describe())
+        _keep_residual(move, tree, residual, ledger)
+    ledger.unfilled.extend(sorted(set(targets) - filled - failed))
+    ledger.check()
+    return PortResult(ledger, residual, moves)
+
+
+def _check_shapes(move: Move, ys, want, ledger: Ledger, cast: bool) -> bool:
+    ok = True
+    for target, y, w in zip(move.nnx, ys, want):
+        if tuple(y.shape) != tuple(w.shape):
+            ledger.mismatched.append(f"{target}: checkpoint gives {tuple(y.shape)}, model has "
+                                     f"{tuple(w.shape)}")
+            ok = False
+        elif not cast and np.dtype(y.dtype) != np.dtype(w.dtype):
+            ledger.mismatched.append(f"{target}: checkpoint dtype {np.dtype(y.dtype).name}, model "
+                                     f"dtype {np.dtype(w.dtype).name} (pass cast=True to convert)")
+            ok = False
+    return ok
+
+
+def _keep_residual(move: Move, tree, residual, ledger: Ledger) -> None:
+    """Many-to-fewer moves lose leaves; keep each source that the inverse would not rebuild."""
+    if len(move.haiku) <= len(move.nnx):
+        return
+    originals = [np.asarray(tree[m][n]) for m, n in move.haiku]
+    shapes = [x.shape[move.lead:] for x in originals]
+    rebuilt = move.op.inverse(plan_mod.forward_arrays(move, tree, None), move.lead, shapes)
+    lost = {key: x for key, x, r in zip(move.haiku, originals, rebuilt)
+            if not np.array_equal(x, r)}
+    residual.update(lost)
+    if lost:
+        ledger.notes.append(
+                f"{move.describe()}: NNX keeps only the debiased value; Haiku's EMA counter and "
+                "hidden value are kept as residual for an exact way back")
+
+
+def port_to_haiku(
+    model: nnx.Module, program: Program, residual: Mapping[HaikuKey, np.ndarray] | None = None,
+) -> tuple[dict, dict]:
+    """Haiku-shaped (params, state) from an NNX model; exact where `residual` is given."""
+    values = {path: np.asarray(v.get_value()) for path, v in nnx_variables(model).items()}
+    if getattr(model, "_hk2nnx_haiku_layout", False):
+        moves = _moves_from_model(_skeleton(program, "params"), _skeleton(program, "state"), model)
+    else:
+        moves = plan_mod.program_moves(program)
+    return from_nnx_arrays(values, program, residual, moves=moves)
+
+
+def _skeleton(program: Program, collection: str) -> dict:
+    tree: dict = {}
+    for v in program.variables:
+        if v.collection == collection:
+            tree.setdefault(v.module, {})[v.name] = None
+    return tree
+
+
+def to_nnx_arrays(
+    params: Mapping, state: Mapping | None, program: Program,
+) -> tuple[dict[str, np.ndarray], dict[HaikuKey, np.ndarray], Ledger]:
+    """Flat {NNX path: array} without a model (for writing checkpoints), plus residual and ledger."""
+    tree = {**(params or {}), **(state or {})}
+    out: dict[str, np.ndarray] = {}
+    ledger, residual = Ledger(), {}
+    present = {(m, n) for m, leaves in tree.items() for n in leaves}
+    wanted = set()
+    for move in plan_mod.program_moves(program):
+        wanted.update(move.haiku)
+        if not set(move.haiku) <= present:
+            ledger.unfilled.extend(f"{t} (checkpoint lacks {m}/{n})" for t in move.nnx
+                                   for m, n in move.haiku if (m, n) not in present)
+            continue
+        for target, y in zip(move.nnx, plan_mod.forward_arrays(move, tree, None)):
+            out[target] = y
+        ledger.moves.append(move.describe())
+        _keep_residual(move, tree, residual, ledger)
+    ledger.unconsumed.extend(f"{m}/{n}" for m, n in sorted(present - wanted))
+    ledger.check()
+    return out, residual, ledger
+
+
+def from_nnx_arrays(
+    values: Mapping[str, np.ndarray], program: Program,
+    residual: Mapping[HaikuKey, np.ndarray] | None = None, *, moves: list[Move] | None = None,
+) -> tuple[dict, dict]:
+    """Inverse of to_nnx_arrays: Haiku (params, state) shaped as `program` says."""
+    specs = {v.haiku_key: v.spec.shape for v in program.variables}
+    collections = {v.haiku_key: v.collection for v in program.variables}
+    trees: dict[str, dict] = {"params": {}, "state": {}}
+    ledger = Ledger()
+    used = set()
+    for move in moves if moves is not None else plan_mod.program_moves(program):
+        missing = [t for t in move.nnx if t not in values]
+        if missing:
+            ledger.unfilled.extend(f"{m}/{n} (NNX lacks {', '.join(missing)})"
+                                   for m, n in move.haiku)
+            continue
+        used.update(move.nnx)
+        ys = [np.asarray(values[t]) for t in move.nnx]
+        xs = move.op.inverse(ys, move.lead, plan_mod.haiku_shapes(move, specs))
+        for key, x in zip(move.haiku, xs):
+            x = np.asarray(residual[key]) if residual and key in residual else x
+            trees[collections[key]].setdefault(key[0], {})[key[1]] = x
+    ledger.unconsumed.extend(sorted(set(values) - used))
+    ledger.check()
+    return trees["params"], trees["state"]
+
+
+__all__ = ["PortError", "PortResult", "port_to_nnx", "port_to_haiku", "to_nnx_arrays",
+           "from_nnx_arrays", "nnx_variables"]

@@ -1,0 +1,1 @@
+"""trace: run a Haiku program abstractly and record its Program."""

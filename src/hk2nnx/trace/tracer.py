@@ -1,0 +1,221 @@
+"""Runs a Haiku program abstractly (eval_shape + interceptors + creators) and records a Program."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import haiku as hk
+import jax
+from haiku._src import base as hk_base
+
+from hk2nnx.program.build import RawVariable, ancestors, build_program
+from hk2nnx.program.model import CallRecord, Program, TensorSpec, TransformRecord
+from hk2nnx.trace.abstract import describe, split_static, to_abstract
+from hk2nnx.trace.names import describe_initializer, qualified_name
+
+# Haiku functions whose use the trace records, by attribute of the `haiku` namespace.
+_RECORDED_FUNCTIONS = ("next_rng_key", "next_rng_keys", "maybe_next_rng_key", "dropout",
+                       "scan", "vmap", "remat", "lift", "cond", "switch", "fori_loop", "while_loop")
+_RNG_FUNCTIONS = {"next_rng_key", "next_rng_keys", "maybe_next_rng_key"}
+
+
+class TraceError(ValueError):
+    """The Haiku program could not be traced; the message says where and why."""
+
+
+@dataclasses.dataclass
+class _Recorder:
+    modules: dict[str, dict] = dataclasses.field(default_factory=dict)
+    variables: dict[tuple[str, str], RawVariable] = dataclasses.field(default_factory=dict)
+    calls: list[CallRecord] = dataclasses.field(default_factory=list)
+    rng_users: dict[str, None] = dataclasses.field(default_factory=dict)
+    transforms: dict[TransformRecord, None] = dataclasses.field(default_factory=dict)
+    stack: list[str] = dataclasses.field(default_factory=list)
+
+    def current(self) -> str:
+        return self.stack[-1] if self.stack else "~"
+
+    def intercept(self, next_fun, args, kwargs, context: hk.MethodContext):
+        module = context.module
+        if hk_base.params_frozen() or isinstance(module, hk_base.LiftingModuleType):
+            # The apply pass inside lift/layer_stack: names lack the lifted prefix. The init
+            # pass of the same modules has already been recorded under the right names.
+            out = next_fun(*args, **kwargs)
+            name = getattr(module, "module_name", "")
+            if context.method_name == "__init__" and "__layer_stack" in name:
+                self.transforms[TransformRecord("layer_stack", name)] = None
+            return out
+        if context.method_name == "__init__":
+            out = next_fun(*args, **kwargs)
+            self._record_module(module, args, kwargs)
+            return out
+        path = _full_name(module)
+        self.stack.append(path)
+        try:
+            out = next_fun(*args, **kwargs)
+        finally:
+            self.stack.pop()
+        self.calls.append(CallRecord(path, context.method_name, describe((args, kwargs)),
+                                     describe(out)))
+        return out
+
+    def _record_module(self, module: hk.Module, args, kwargs) -> None:
+        cls = type(module)
+        path = _full_name(module)
+        self.modules.setdefault(path, {
+            "cls": qualified_name(cls),
+            "bases": [qualified_name(c) for c in cls.__mro__ if issubclass(c, hk.Module)],
+            "args": [_short_repr(a) for a in args],
+            "kwargs": [(k, _short_repr(v)) for k, v in kwargs.items()],
+            "attrs": _bound_arguments(cls, args, kwargs),
+        })
+
+    def creator(self, collection: str):
+        def create(next_creator, shape, dtype, init, context):
+            value = next_creator(shape, dtype, init)
+            module = (context.lifted_prefix_name or "") + (context.module_name or "~")
+            key = (module, context.name)
+            self.variables[key] = RawVariable(key[0], key[1], collection, TensorSpec.of(value),
+                                              describe_initializer(init))
+            return value
+
+        return create
+
+    def wrap_function(self, name: str, fn: Callable) -> Callable:
+        def recorded(*args, **kwargs):
+            scope = self.current()
+            if name in _RNG_FUNCTIONS:
+                self.rng_users[scope] = None
+            else:
+                detail = f"rate={_short_repr(args[1])}" if name == "dropout" and len(args) > 1 \
+                    else ""
+                self.transforms[TransformRecord(name, scope, detail)] = None
+            return fn(*args, **kwargs)
+
+        recorded.__wrapped__ = fn
+        return recorded
+
+
+def _full_name(module: hk.Module) -> str:
+    """The module's name as its parameters will be keyed: lifted prefixes (layer_stack) included."""
+    return (hk_base.get_lift_prefix() or "") + module.module_name
+
+
+def _short_repr(value: Any, limit: int = 200) -> str:
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return str(TensorSpec.of(value))
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _bound_arguments(cls: type, args, kwargs) -> list[tuple[str, str]]:
+    try:
+        bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
+    except (TypeError, ValueError):
+        return []
+    bound.apply_defaults()
+    return [(k, _short_repr(v)) for k, v in list(bound.arguments.items())[1:]]
+
+
+@contextlib.contextmanager
+def _patched(recorder: _Recorder):
+    originals = {n: getattr(hk, n) for n in _RECORDED_FUNCTIONS if hasattr(hk, n)}
+    base_rng = hk_base.next_rng_key
+    try:
+        for name, fn in originals.items():
+            setattr(hk, name, recorder.wrap_function(name, fn))
+        hk_base.next_rng_key = recorder.wrap_function("next_rng_key", base_rng)
+        yield
+    finally:
+        for name, fn in originals.items():
+            setattr(hk, name, fn)
+        hk_base.next_rng_key = base_rng
+
+
+def _as_transformed(fn: Any):
+    if isinstance(fn, (hk.Transformed, hk.TransformedWithState)):
+        return fn, False
+    if isinstance(fn, (hk.MultiTransformed, hk.MultiTransformedWithState)):
+        return fn, True
+    if callable(fn):
+        return hk.transform_with_state(fn), False
+    raise TraceError(f"cannot trace {fn!r}: expected a function using Haiku modules or an "
+                     "hk.transform(...) result")
+
+
+def trace(fn: Any, *args: Any, **kwargs: Any) -> Program:
+    """Traces `fn` on abstract inputs; no weights are allocated.
+
+    `fn` is a function using Haiku modules, or an hk.transform / transform_with_state /
+    multi_transform result. Array arguments may be arrays, `jax.ShapeDtypeStruct`s or
+    `TensorSpec`s (`TensorSpec.parse("f32[1,784]")`); other arguments are passed as static values.
+    """
+    transformed, multi = _as_transformed(fn)
+    recorder = _Recorder()
+    arrays, rebuild = split_static(args, kwargs)
+
+    def init(rng, arrays):
+        a, k = rebuild(arrays)
+        with hk_base.custom_creator_unsafe(recorder.creator("params"), params=True,
+                                           state=False), \
+                hk_base.custom_creator_unsafe(recorder.creator("state"), params=False,
+                                              state=True):
+            return transformed.init(rng, *a, **k)
+
+    with hk.intercept_methods(recorder.intercept), _patched(recorder):
+        try:
+            out = jax.eval_shape(init, jax.random.key(0), to_abstract(arrays))
+        except Exception as err:  # the user's program failed; say where, keep the cause
+            raise TraceError(f"tracing failed: {type(err).__name__}: {err}") from err
+    params, state = out if isinstance(out, tuple) and len(out) == 2 else (out, {})
+    _check_complete(recorder, params, state)
+    modules = _with_parents(recorder.modules)
+    methods = (tuple(f"apply[{i}]" for i in range(len(transformed.apply))) if multi
+               else ("__call__",))
+    return build_program(
+        modules, recorder.variables.values(), calls=tuple(recorder.calls),
+        rng_users=tuple(recorder.rng_users), transforms=tuple(recorder.transforms),
+        methods=methods, inputs=describe((args, kwargs)),
+    )
+
+
+def _check_complete(recorder: _Recorder, params, state) -> None:
+    """Leaves that no creator saw (e.g. set_state without get_state) are recorded from the tree."""
+    for collection, tree in (("params", params), ("state", state)):
+        for module, leaves in tree.items():
+            for name, value in leaves.items():
+                key = (module, name)
+                spec = TensorSpec.of(value)
+                known = recorder.variables.get(key)
+                if known is None or known.spec != spec or known.collection != collection:
+                    recorder.variables[key] = RawVariable(
+                        module, name, collection, spec, known.init if known else None)
+    for key in [k for k, v in recorder.variables.items()
+                if k[1] not in (params if v.collection == "params" else state).get(k[0], {})]:
+        del recorder.variables[key]
+
+
+def _with_parents(modules: dict[str, dict]) -> dict[str, dict]:
+    out = {}
+    for path, info in modules.items():
+        parents = [a for a in ancestors(path)[:-1] if a in modules]
+        out[path] = {**info, "parent": parents[-1] if parents else None}
+    return out
+
+
+def abstract_init(transformed, *args, **kwargs):
+    """(params, state) as ShapeDtypeStructs, without tracing module structure."""
+    arrays, rebuild = split_static(args, kwargs)
+    transformed, _ = _as_transformed(transformed)
+
+    def init(rng, arrays):
+        a, k = rebuild(arrays)
+        return transformed.init(rng, *a, **k)
+
+    return jax.eval_shape(init, jax.random.key(0), to_abstract(arrays))
+
+
