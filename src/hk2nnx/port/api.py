@@ -81,6 +81,12 @@ def port_to_nnx(
     targets = nnx_variables(model)
     ledger, residual, filled, failed = Ledger(), {}, set(), set()
     for move in moves:
+        absent = [f"{m}/{n}" for m, n in move.haiku if n not in tree.get(m, {})]
+        if absent:
+            ledger.unfilled.extend(f"{t} (checkpoint lacks {', '.join(absent)})"
+                                   for t in move.nnx if t in targets)
+            failed.update(move.nnx)
+            continue
         missing = [t for t in move.nnx if t not in targets]
         if missing:
             ledger.unconsumed.extend(f"{m}/{n} (no NNX leaf {', '.join(missing)})"
