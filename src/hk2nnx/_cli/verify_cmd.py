@@ -1,0 +1,32 @@
+"""`hk2nnx verify ORIGINAL.py:NAME CONVERTED.py:NAME --input SPEC…`: compare outputs and gradients."""
+
+from __future__ import annotations
+
+import argparse
+
+from hk2nnx._cli.common import add_model_inputs, model_inputs
+from hk2nnx._targets import UsageError, load_object
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("original", metavar="ORIGINAL.py:NAME")
+    parser.add_argument("converted", metavar="CONVERTED.py:NAME",
+                        help="an nnx.Module, or a function returning one")
+    add_model_inputs(parser)
+    parser.add_argument("--method", help="apply method to compare (multi_transform)")
+    parser.add_argument("--train", action="store_true",
+                        help="compare in training mode (dropout, batch statistics)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from hk2nnx.verify import verify
+
+    specs, kwargs = model_inputs(args)
+    if not specs:
+        raise UsageError("give the model's inputs with --input SPEC (e.g. f32[1,784])")
+    report = verify(load_object(args.original), load_object(args.converted), *specs,
+                    method=args.method, train=args.train, seed=args.seed, **kwargs)
+    print(report.to_json() if args.json else report.table())
+    return 0 if report.passed else 1
