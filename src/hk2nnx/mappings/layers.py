@@ -4,6 +4,11 @@ A leaf reference is relative to the layer's own Haiku path: `w` for the layer's 
 `query/w` for a child built in `__call__`, `~/mean_ema/average` for one built in `__init__`.
 Read by one generic engine (`hk2nnx.program.build`, `hk2nnx.port`); tests check every entry
 against the installed haiku and flax.
+
+Targets named `hk2nnx_compat.X` have no NNX layer with the same leaves: the converter emits a
+small compat module holding exactly the listed leaves, in Haiku's layout. Composite layers with
+no entry (hk.nets.MLP, ResNet, MobileNetV1, DeepRNN, SeparableDepthwiseConv2D, Conv*DLSTM,
+EMAParamsTree, SNParamsTree) move leaf by leaf through the entries of their children.
 """
 
 from __future__ import annotations
@@ -23,11 +28,15 @@ class LeafRule:
     collection: str = "params"  # Haiku collection of the sources; NNX type follows from it
 
 
+COMPAT_PREFIX = "hk2nnx_compat."
+
+
 @dataclasses.dataclass(frozen=True)
 class LayerMapping:
     haiku: str  # public qualified name, e.g. "haiku.Linear"
     nnx: str  # qualified NNX class the leaves are laid out for, e.g. "flax.nnx.Linear"
     leaves: tuple[LeafRule, ...]
+    notes: str = ""  # what the port does not carry over (numerics, constructor arguments)
 
     def rule_for(self, ref: str) -> LeafRule | None:
         return next((r for r in self.leaves if ref in r.haiku), None)
@@ -35,6 +44,11 @@ class LayerMapping:
     @property
     def nnx_class_name(self) -> str:
         return self.nnx.rsplit(".", 1)[-1]
+
+    @property
+    def is_compat(self) -> bool:
+        """No NNX layer holds these leaves; the converter emits `hk2nnx_compat` modules."""
+        return self.nnx.startswith(COMPAT_PREFIX)
 
 
 def _rename(*pairs: str, collection: str = "params") -> tuple[LeafRule, ...]:
@@ -45,10 +59,13 @@ def _rename(*pairs: str, collection: str = "params") -> tuple[LeafRule, ...]:
 
 
 _KERNEL_BIAS = _rename("w", "kernel", "b", "bias")
-_SCALE_OFFSET = _rename("scale", "scale", "offset", "bias")
+_CONV = (LeafRule(("w",), ("kernel",)), LeafRule(("b",), ("bias",), ops.Flatten()))
+_SCALE_OFFSET = (LeafRule(("scale",), ("scale",), ops.Flatten()),
+                 LeafRule(("offset",), ("bias",), ops.Flatten()))
 _CONVS = ("Conv1D", "Conv2D", "Conv3D", "ConvND")
 _CONV_TRANSPOSES = ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "ConvNDTranspose")
 _DEPTHWISE = ("DepthwiseConv1D", "DepthwiseConv2D", "DepthwiseConv3D")
+_LSTM_GATES = ("i", "f", "g", "o")  # NNX order; Haiku fuses them as (i, g, f, o)
 
 
 def _ema(haiku_child: str, nnx_leaf: str) -> LeafRule:
@@ -65,32 +82,81 @@ def _heads(proj: str, nnx_proj: str, axis: int) -> tuple[LeafRule, ...]:
     )
 
 
+def _lstm_leaves() -> tuple[LeafRule, ...]:
+    kernels = tuple(f"{side}{gate}.kernel".replace("if.", "if_.")
+                    for side in ("i", "h") for gate in _LSTM_GATES)
+    biases = tuple(f"h{gate}.bias" for gate in _LSTM_GATES)
+    return (
+        LeafRule(("linear/w",), kernels, ops.GateBlocks(4, (0, 2, 1, 3), split_rows=True)),
+        LeafRule(("linear/b",), biases, ops.GateBlocks(4, (0, 2, 1, 3))),
+    )
+
+
+def _compat(haiku: str, *names: str, collection: str = "params", notes: str = "") -> LayerMapping:
+    """A layer with no NNX counterpart: leaves keep their names and Haiku layout."""
+    cls = haiku.rsplit(".", 1)[-1]
+    return LayerMapping(haiku, COMPAT_PREFIX + cls,
+                        _rename(*[n for name in names for n in (name, name)],
+                                collection=collection), notes)
+
+
 LAYERS: tuple[LayerMapping, ...] = (
     LayerMapping("haiku.Linear", "flax.nnx.Linear", _KERNEL_BIAS),
-    *(LayerMapping(f"haiku.{c}", "flax.nnx.Conv", _KERNEL_BIAS) for c in _CONVS),
+    *(LayerMapping(f"haiku.{c}", "flax.nnx.Conv", _CONV,
+                   "Haiku NCHW (data_format) layers keep the kernel as (..., I, O) but a (C, 1, ...)"
+                   " bias; NNX convolutions are channels-last") for c in _CONVS),
     *(
         LayerMapping(f"haiku.{c}", "flax.nnx.ConvTranspose", (
-            LeafRule(("w",), ("kernel",), ops.SwapLastTwo()), *_rename("b", "bias")))
+            LeafRule(("w",), ("kernel",), ops.SwapLastTwo()),
+            LeafRule(("b",), ("bias",), ops.Flatten())),
+            "Haiku kernel is spatial + (out, in), NNX (transpose_kernel=False) spatial + (in, out)")
         for c in _CONV_TRANSPOSES
     ),
-    *(LayerMapping(f"haiku.{c}", "flax.nnx.Conv", _KERNEL_BIAS) for c in _DEPTHWISE),
-    LayerMapping("haiku.LayerNorm", "flax.nnx.LayerNorm", _SCALE_OFFSET),
-    LayerMapping("haiku.InstanceNorm", "flax.nnx.LayerNorm", _SCALE_OFFSET),
-    LayerMapping("haiku.RMSNorm", "flax.nnx.RMSNorm", _rename("scale", "scale")),
-    LayerMapping("haiku.GroupNorm", "flax.nnx.GroupNorm", _SCALE_OFFSET),
+    *(LayerMapping(f"haiku.{c}", "flax.nnx.Conv", _CONV,
+                   "NNX Conv(in_features=C, out_features=C * channel_multiplier, "
+                   "feature_group_count=C) has the same (..., 1, C * M) kernel") for c in _DEPTHWISE),
+    LayerMapping("haiku.LayerNorm", "flax.nnx.LayerNorm", _SCALE_OFFSET,
+                 "pass epsilon (Haiku 1e-5, NNX 1e-6); several param axes flatten into one"),
+    LayerMapping("haiku.InstanceNorm", "flax.nnx.InstanceNorm", _SCALE_OFFSET,
+                 "pass epsilon (Haiku 1e-5, NNX 1e-6)"),
+    LayerMapping("haiku.RMSNorm", "flax.nnx.RMSNorm", (_SCALE_OFFSET[0],),
+                 "pass epsilon (Haiku 1e-5, NNX 1e-6)"),
+    LayerMapping("haiku.GroupNorm", "flax.nnx.GroupNorm", _SCALE_OFFSET,
+                 "pass epsilon (Haiku 1e-5, NNX 1e-6)"),
     LayerMapping("haiku.BatchNorm", "flax.nnx.BatchNorm", (
-        LeafRule(("scale",), ("scale",), ops.SqueezeLeadingOnes()),
-        LeafRule(("offset",), ("bias",), ops.SqueezeLeadingOnes()),
+        *_SCALE_OFFSET,
         _ema("mean_ema", "mean"),
         _ema("var_ema", "var"),
-    )),
+    ), "NNX keeps only the debiased averages; Haiku's EMA counter and hidden go to the residual"),
     LayerMapping("haiku.Embed", "flax.nnx.Embed", _rename("embeddings", "embedding")),
     LayerMapping("haiku.MultiHeadAttention", "flax.nnx.MultiHeadAttention", (
         *_heads("query", "query", -1),
         *_heads("key", "key", -1),
         *_heads("value", "value", -1),
         *_heads("linear", "out", 0),
-    )),
+    ), "NNX needs value_size == key_size (one qkv_features); out_features = model_size"),
+    LayerMapping("haiku.LSTM", "flax.nnx.LSTMCell", _lstm_leaves(),
+                 "Haiku adds 1 to the forget gate pre-activation at call time; NNX does not, so "
+                 "equal weights give different outputs until hf.bias is shifted by +1 (a "
+                 "numerics decision left to the converter). Input kernels carry no bias in NNX: "
+                 "Haiku's single bias goes to the hidden-side layers."),
+    _compat("haiku.GRU", "w_i", "w_h", "b",
+            notes="nnx.GRUCell is a different function: it resets after the recurrent matmul "
+                  "(r * (W_hn h)) and swaps the update gate's role, so no weight layout makes "
+                  "it equal Haiku's GRU"),
+    LayerMapping("haiku.VanillaRNN", "flax.nnx.SimpleCell", (
+        LeafRule(("linear/w",), ("dense_i.kernel",)),
+        LeafRule(("linear_1/w",), ("dense_h.kernel",)),
+        LeafRule(("linear/b", "linear_1/b"), ("dense_i.bias",), ops.Sum()),
+    ), "Haiku applies relu: build SimpleCell(activation_fn=nnx.relu). With double_bias the two "
+       "biases sum into dense_i.bias; the originals go to the residual"),
+    _compat("haiku.Bias", "b"),
+    _compat("haiku.nets.VectorQuantizer", "embeddings"),
+    _compat("haiku.nets.VectorQuantizerEMA", "embeddings", collection="state",
+            notes="its ema_cluster_size and ema_dw children map as ExponentialMovingAverage"),
+    _compat("haiku.ExponentialMovingAverage", "counter", "hidden", "average", collection="state"),
+    _compat("haiku.SpectralNorm", "u0", "sigma", collection="state",
+            notes="nnx.SpectralNorm wraps a layer and keys its state by the layer's params"),
 )
 
 BY_HAIKU: dict[str, LayerMapping] = {m.haiku: m for m in LAYERS}

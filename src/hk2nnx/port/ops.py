@@ -142,7 +142,7 @@ class DebiasedEma(Op):
     """
 
     def predict(self, haiku, attrs):
-        return SqueezeLeadingOnes().predict([haiku[2]], attrs)
+        return Flatten().predict([haiku[2]], attrs)
 
     def forward(self, xs, lead, nnx):
         return [_reshape(xs[2], lead, nnx[0])]
@@ -155,6 +155,99 @@ class DebiasedEma(Op):
 
     def describe(self) -> str:
         return "debiased EMA: keep average"
+
+
+@dataclasses.dataclass(frozen=True)
+class Flatten(Op):
+    """Haiku keeps norm scales and NCHW biases broadcastable ((1, 1, C), (C, 1, 1), (H, W));
+    NNX keeps one flat feature axis. A scalar stays a scalar."""
+
+    def predict(self, haiku, attrs):
+        (shape,) = haiku
+        return [(math.prod(shape),) if shape else ()]
+
+    def forward(self, xs, lead, nnx):
+        return [_reshape(xs[0], lead, nnx[0])]
+
+    def inverse(self, ys, lead, haiku):
+        return [_reshape(ys[0], lead, haiku[0])]
+
+    def describe(self) -> str:
+        return "flatten"
+
+
+@dataclasses.dataclass(frozen=True)
+class GateBlocks(Op):
+    """One fused gate matrix <-> one array per gate (and per input/hidden row block).
+
+    Haiku fuses `parts` gates side by side on the last axis, in its own order; NNX cells keep
+    one layer per gate. `order[k]` is the Haiku block that becomes NNX gate k. With
+    `split_rows`, the rows are [input; hidden] (hidden rows = columns / parts) and NNX gets all
+    input-row gates first, then all hidden-row gates.
+    """
+
+    parts: int
+    order: tuple[int, ...]
+    split_rows: bool = False
+
+    def predict(self, haiku, attrs):
+        (shape,) = haiku
+        hidden = shape[-1] // self.parts
+        if not self.split_rows:
+            return [tuple(shape[:-1]) + (hidden,)] * self.parts
+        inputs = shape[-2] - hidden
+        return [(inputs, hidden)] * self.parts + [(hidden, hidden)] * self.parts
+
+    def forward(self, xs, lead, nnx):
+        x = xs[0]
+        rows = np.split(x, [x.shape[-2] - x.shape[-1] // self.parts], axis=-2) \
+            if self.split_rows else [x]
+        out = []
+        for block in rows:
+            gates = np.split(block, self.parts, axis=-1)
+            out.extend(gates[k] for k in self.order)
+        return out
+
+    def inverse(self, ys, lead, haiku):
+        blocks = [ys[i: i + self.parts] for i in range(0, len(ys), self.parts)]
+        rows = []
+        for gates in blocks:
+            fused = [None] * self.parts
+            for k, source in enumerate(self.order):
+                fused[source] = gates[k]
+            rows.append(np.concatenate(fused, axis=-1))
+        return [np.concatenate(rows, axis=-2) if self.split_rows else rows[0]]
+
+    def describe(self) -> str:
+        rows = ", rows [input; hidden]" if self.split_rows else ""
+        return f"split {self.parts} gates, order {self.order}{rows}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Sum(Op):
+    """Several Haiku biases added at call time <-> the one NNX bias that is their sum.
+
+    Inverse puts the sum in the first and zeros in the others: the same function; the port
+    keeps the originals as residual so the way back can be bit-exact.
+    """
+
+    def predict(self, haiku, attrs):
+        return [tuple(haiku[0])]
+
+    def forward(self, xs, lead, nnx):
+        total = xs[0]
+        for x in xs[1:]:
+            total = total + x
+        return [np.asarray(total, dtype=np.asarray(xs[0]).dtype)]
+
+    def inverse(self, ys, lead, haiku):
+        y = np.asarray(ys[0])
+        lead_shape = tuple(y.shape[:lead])
+        return [_reshape(y, lead, haiku[0])] + [
+            np.zeros(lead_shape + tuple(shape), dtype=y.dtype) for shape in haiku[1:]]
+
+    def describe(self) -> str:
+        return "sum of biases"
 
 
 # decay**counter underflows to 0 in float32 for any decay <= 1 - 1e-6 at this count.
