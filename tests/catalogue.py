@@ -306,6 +306,13 @@ def _spectral_linear(x):
     return x @ hk.SpectralNorm()(w)
 
 
+def _params_trees(x):
+    tree = {"lin/~/sub": {"w": x, "b": x[0]}}
+    averaged = hk.EMAParamsTree(0.9)(tree)
+    normed = hk.SNParamsTree(ignore_regex=".*b$")(tree)
+    return averaged["lin/~/sub"]["w"] + normed["lin/~/sub"]["w"]
+
+
 def _conv_nchw(x):
     return hk.Conv2D(4, 3, stride=2, data_format="NCHW")(x)
 
@@ -346,8 +353,9 @@ _OWN = (
     _own("ema", _ema, ["f32[2,3]"], tags=("stateful", "bare"), notes="ExponentialMovingAverage"),
     _own("dropout", _dropout, ["f32[2,3]"], is_training=True, tags=("rng",)),
     _own("embed", _embed, ["i32[2,5]"], int_range=10, notes="Embed on integer ids, then Linear"),
-    _own("batch_norm", _batch_norm, ["f32[4,3,3,2]"], is_training=False,
-         tags=("stateful", "bare"), notes="BatchNorm in eval mode"),
+    _own("batch_norm", _batch_norm, ["f32[4,3,3,2]"], is_training=True,
+         tags=("stateful", "bare"),
+         notes="BatchNorm; Haiku cannot init in eval mode, apply with is_training=False"),
     _own("mha_value_size", _mha, ["f32[2,5,6]", "f32[2,7,4]", "f32[2,7,3]"], tags=("bare",),
          notes="MultiHeadAttention with value_size != key_size and model_size set"),
     _own("mha_kv", _mha_kv, ["f32[2,5,6]", "f32[2,7,4]"],
@@ -366,6 +374,8 @@ _OWN = (
          notes="one VanillaRNN step on (x, hidden)"),
     _own("spectral_norm_param", _spectral_linear, ["f32[2,4]"], tags=("stateful",),
          notes="SpectralNorm applied to a raw parameter"),
+    _own("params_trees", _params_trees, ["f32[3,4]"], tags=("stateful",),
+         notes="EMAParamsTree and SNParamsTree: state named after tree paths"),
     _own("conv2d_nchw", _conv_nchw, ["f32[2,3,6,6]"], tags=("bare",),
          notes="Conv2D with data_format=NCHW: bias kept as (C, 1, 1)"),
     _own("layer_norm_2axes", _layer_norm_2axes, ["f32[2,3,4]"], tags=("bare",),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from hk2nnx.mappings.layers import for_classes
+from hk2nnx.program.build import nnx_leaf_paths
 from hk2nnx.program.model import CallRecord, ModuleRecord, Program
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
@@ -84,25 +86,54 @@ def _tree_order(modules: Sequence[ModuleRecord]) -> list[tuple[int, ModuleRecord
 def _module_table(program: Program) -> list[str]:
     if not program.modules:
         return []
+    owners = _owners(program)
+    layers = set(owners.values())
     rows = []
     for depth, m in _tree_order(program.modules):
+        mapping = for_classes(m.bases) if m.path in layers else None
+        own = [layer for (module, _), layer in owners.items() if module == m.path]
+        absorbed = bool(own) and all(layer != m.path for layer in own)
         rows.append([
-            "  " * depth + m.path, m.cls, m.nnx_path or ROOT_MARK, _count(m.stacked),
+            "  " * depth + m.path, m.cls,
+            "-" if absorbed else (m.nnx_path or ROOT_MARK),
+            "(leaves move with the enclosing layer)" if absorbed else (mapping.nnx if mapping else ""),
+            _count(m.stacked),
             f"{program.parameter_count(m.path):,}", f"{_state_count(program, m.path):,}",
         ])
-    return table(["haiku path", "class", "nnx path", "stacked", "params", "state"], rows)
+    return table(["haiku path", "class", "nnx path", "nnx layer", "stacked", "params", "state"],
+                 rows)
+
+
+def _owners(program: Program) -> dict[tuple[str, str], str]:
+    """The Haiku path of the table layer that claims each leaf (leaves no layer claims absent)."""
+    records = {m.path: m for m in program.modules}
+
+    def layer_of(path: str):
+        record = records.get(path)
+        return for_classes(record.bases) if record else None
+
+    _, owners = nnx_leaf_paths([v.haiku_key for v in program.variables], records, layer_of)
+    return {key: owner.layer_path for key, owner in owners.items()}
 
 
 def _variable_table(program: Program) -> list[str]:
     if not program.variables:
         return []
+    layouts = _layouts(program)
     rows = [
-        [v.module, v.name, v.collection, str(v.spec), v.nnx_path, _count(v.stacked),
-         _scrub(v.init or "-")]
+        [v.module, v.name, v.collection, str(v.spec), _compact(v.nnx_path), _count(v.stacked),
+         layouts.get(v.haiku_key, "-"), _scrub(v.init or "-")]
         for v in program.variables
     ]
-    return table(["haiku module", "name", "collection", "spec", "nnx path", "stacked", "init"],
-                 rows)
+    return table(["haiku module", "name", "collection", "spec", "nnx path", "stacked", "layout",
+                  "init"], rows)
+
+
+def _layouts(program: Program) -> dict[tuple[str, str], str]:
+    """How the port moves each leaf (`rename`, `flatten`, ...), from the layer table."""
+    from hk2nnx.port.plan import program_moves  # port depends on program, not the reverse
+
+    return {key: move.op.describe() for move in program_moves(program) for key in move.haiku}
 
 
 def _call_lines(calls: Sequence[CallRecord]) -> list[str]:
@@ -120,6 +151,22 @@ def _call_lines(calls: Sequence[CallRecord]) -> list[str]:
 
 def _transform(kind: str, scope: str, detail: str) -> str:
     return f"{kind} at {scope or '?'}" + (f" ({_scrub(detail)})" if detail else "")
+
+
+def _compact(nnx_paths: str) -> str:
+    """`a.ii.kernel,a.hi.kernel` -> `a.{ii,hi}.kernel`: one leaf fanning out stays one column."""
+    paths = [p.split(".") for p in nnx_paths.split(",")]
+    if len(paths) == 1:
+        return nnx_paths
+    head = 0
+    while all(len(p) > head + 1 and p[head] == paths[0][head] for p in paths):
+        head += 1
+    tail = 0
+    while all(len(p) > head + tail + 1 and p[-tail - 1] == paths[0][-tail - 1] for p in paths):
+        tail += 1
+    middles = [".".join(p[head:len(p) - tail]) for p in paths]
+    parts = paths[0][:head] + ["{" + ",".join(middles) + "}"] + paths[0][len(paths[0]) - tail:]
+    return ".".join(parts)
 
 
 def _count(n: int) -> str:

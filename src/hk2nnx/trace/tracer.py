@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import inspect
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -19,8 +20,18 @@ from hk2nnx.trace.names import describe_initializer, qualified_name
 
 # Haiku functions whose use the trace records, by attribute of the `haiku` namespace.
 _RECORDED_FUNCTIONS = ("next_rng_key", "next_rng_keys", "maybe_next_rng_key", "dropout",
-                       "scan", "vmap", "remat", "lift", "cond", "switch", "fori_loop", "while_loop")
+                       "scan", "vmap", "remat", "lift", "cond", "switch", "fori_loop", "while_loop",
+                       "dynamic_unroll", "static_unroll")
 _RNG_FUNCTIONS = {"next_rng_key", "next_rng_keys", "maybe_next_rng_key"}
+# Arguments worth recording per transform: (keyword, position or None).
+_DETAIL_ARGUMENTS = {
+    "dropout": (("rate", 1),),
+    "vmap": (("split_rng", None), ("in_axes", 1), ("out_axes", 2)),
+    "lift": (("name", None),),
+    "scan": (("length", 3), ("reverse", 4)),
+    "remat": (("policy", None),),
+}
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 class TraceError(ValueError):
@@ -91,13 +102,23 @@ class _Recorder:
             if name in _RNG_FUNCTIONS:
                 self.rng_users[scope] = None
             else:
-                detail = f"rate={_short_repr(args[1])}" if name == "dropout" and len(args) > 1 \
-                    else ""
-                self.transforms[TransformRecord(name, scope, detail)] = None
+                self.transforms[TransformRecord(name, scope, _detail(name, args, kwargs))] = None
             return fn(*args, **kwargs)
 
         recorded.__wrapped__ = fn
         return recorded
+
+
+def _detail(name: str, args: tuple, kwargs: dict) -> str:
+    """The arguments that change what a transform means for NNX, e.g. `split_rng=False`."""
+    wanted = _DETAIL_ARGUMENTS.get(name, ())
+    found = []
+    for key, position in wanted:
+        if key in kwargs:
+            found.append(f"{key}={_short_repr(kwargs[key])}")
+        elif position is not None and len(args) > position:
+            found.append(f"{key}={_short_repr(args[position])}")
+    return ", ".join(found)
 
 
 def _full_name(module: hk.Module) -> str:
@@ -108,7 +129,7 @@ def _full_name(module: hk.Module) -> str:
 def _short_repr(value: Any, limit: int = 200) -> str:
     if hasattr(value, "shape") and hasattr(value, "dtype"):
         return str(TensorSpec.of(value))
-    text = repr(value)
+    text = _ADDRESS.sub("", repr(value))  # no memory addresses: traces must be reproducible
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
