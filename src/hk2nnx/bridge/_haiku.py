@@ -1,0 +1,170 @@
+"""Puts every kind of Haiku program behind one stateful interface: init, named applies, flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from hk2nnx.program.model import TensorSpec
+
+TRAINING_FLAGS = ("is_training", "training")
+# Integer inputs are drawn from [0, INT_HIGH): safe as indices into any table of 4+ rows.
+INT_HIGH = 4
+
+InitFn = Callable[..., tuple[dict, dict]]
+ApplyFn = Callable[..., tuple[Any, dict]]
+
+
+@dataclasses.dataclass(frozen=True)
+class ApplyEntry:
+    """One apply function with state threaded through, and where it takes a training flag."""
+
+    name: str
+    fn: ApplyFn = dataclasses.field(compare=False)
+    flag: str | None = None  # "is_training" or "training" if the function takes one
+    flag_position: int | None = None  # its index among positional arguments, if positional
+
+    def flag_missing(self, args: tuple, kwargs: Mapping) -> bool:
+        """True when the caller left the training flag for us to fill."""
+        if self.flag is None or self.flag in kwargs:
+            return False
+        return self.flag_position is None or len(args) <= self.flag_position
+
+
+@dataclasses.dataclass(frozen=True)
+class HaikuFunctions:
+    """init(rng, *a, **k) -> (params, state) and each apply(params, state, rng, *a, **k)."""
+
+    init: InitFn = dataclasses.field(compare=False)
+    applies: tuple[ApplyEntry, ...]
+    init_flag: str | None = None
+
+    def init_kwargs(self, kwargs: Mapping) -> dict:
+        """Keyword arguments for init: the training flag forced to True.
+
+        Haiku creates some state only on the training path (BatchNorm's moving averages have
+        no initializer), so Haiku programs are initialised in training mode.
+        """
+        out = dict(kwargs)
+        for flag in TRAINING_FLAGS:
+            if flag in out:
+                out[flag] = True
+        if self.init_flag is not None and not any(f in out for f in TRAINING_FLAGS):
+            out[self.init_flag] = True
+        return out
+
+    def select(self, method: int | str | None) -> ApplyEntry:
+        """The apply chosen by index, by name (`apply[1]`, a dict key), or the first one."""
+        if method is None:
+            return self.applies[0]
+        if isinstance(method, int) and not isinstance(method, bool):
+            if -len(self.applies) <= method < len(self.applies):
+                return self.applies[method]
+        elif isinstance(method, str):
+            match = re.fullmatch(r"apply\[(\d+)\]", method)
+            for i, entry in enumerate(self.applies):
+                if entry.name == method or (match and int(match.group(1)) == i):
+                    return entry
+        names = ", ".join(e.name for e in self.applies)
+        raise ValueError(f"no apply method {method!r}; this program has: {names}")
+
+
+def haiku_functions(original: Any, sample_kwargs: Mapping | None = None) -> HaikuFunctions:
+    """Normalizes a function using Haiku modules or any hk.transform flavour."""
+    sample = dict(sample_kwargs or {})
+    if isinstance(original, (hk.MultiTransformed, hk.MultiTransformedWithState)):
+        return _multi(original, sample)
+    if isinstance(original, hk.Transformed):
+        stateful = hk.with_empty_state(original)
+        entry = _entry("__call__", stateful.apply, 2, sample, signature_of=original.apply)
+    elif isinstance(original, hk.TransformedWithState):
+        stateful = original
+        entry = _entry("__call__", stateful.apply, 3, sample)
+    elif callable(original):
+        stateful = hk.transform_with_state(original)
+        entry = _entry("__call__", stateful.apply, 3, sample)
+    else:
+        raise TypeError(f"expected a function using Haiku modules or an hk.transform result, "
+                        f"got {type(original).__name__}")
+    return HaikuFunctions(stateful.init, (entry,), entry.flag)
+
+
+def _multi(original: Any, sample: dict) -> HaikuFunctions:
+    with_state = isinstance(original, hk.MultiTransformedWithState)
+    if isinstance(original.apply, Mapping):
+        named = [(str(k), f) for k, f in original.apply.items()]
+    else:
+        named = [(f"apply[{i}]", f) for i, f in enumerate(jax.tree.leaves(original.apply))]
+    entries = tuple(
+        _entry(name, fn if with_state else _add_state(fn), 3 if with_state else 2, sample,
+               signature_of=fn)
+        for name, fn in named
+    )
+    init = original.init if with_state else _init_with_state(original.init)
+    return HaikuFunctions(init, entries, _entry("init", original.init, 1, sample).flag)
+
+
+def _add_state(apply: Callable) -> ApplyFn:
+    def stateful(params, state, rng, *args, **kwargs):
+        return apply(params, rng, *args, **kwargs), state
+
+    return stateful
+
+
+def _init_with_state(init: Callable) -> InitFn:
+    def stateful(rng, *args, **kwargs):
+        return init(rng, *args, **kwargs), {}
+
+    return stateful
+
+
+def _entry(name: str, fn: ApplyFn, skip: int, sample: dict,
+           signature_of: Callable | None = None) -> ApplyEntry:
+    """Finds the training flag in the signature (minus params/state/rng) or the sample kwargs."""
+    try:
+        params = list(inspect.signature(signature_of or fn).parameters.values())[skip:]
+    except (TypeError, ValueError):
+        params = []
+    for flag in TRAINING_FLAGS:
+        for i, p in enumerate(params):
+            if p.name == flag and p.kind is not inspect.Parameter.VAR_KEYWORD:
+                positional = p.kind in (inspect.Parameter.POSITIONAL_ONLY,
+                                        inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                return ApplyEntry(name, fn, flag, i if positional else None)
+    flag = next((f for f in TRAINING_FLAGS if f in sample), None)
+    return ApplyEntry(name, fn, flag)
+
+
+def materialize(args: tuple, kwargs: Mapping, seed: int | jax.Array) -> tuple[tuple, dict]:
+    """Concrete inputs: TensorSpec / ShapeDtypeStruct leaves become seeded random arrays.
+
+    Floats are standard normal, integers uniform in [0, INT_HIGH), booleans fair coins; concrete
+    arrays and static values pass through unchanged. `seed` is an int or a JAX key.
+    """
+    is_spec = lambda x: isinstance(x, (TensorSpec, jax.ShapeDtypeStruct))  # noqa: E731
+    leaves, treedef = jax.tree.flatten((tuple(args), dict(kwargs)), is_leaf=is_spec)
+    key = seed if isinstance(seed, jax.Array) else jax.random.key(seed)
+    out = [_random(jax.random.fold_in(key, i), leaf) if is_spec(leaf) else leaf
+           for i, leaf in enumerate(leaves)]
+    new_args, new_kwargs = jax.tree.unflatten(treedef, out)
+    return tuple(new_args), dict(new_kwargs)
+
+
+def _random(key: jax.Array, spec: TensorSpec | jax.ShapeDtypeStruct) -> jax.Array:
+    shape = tuple(spec.shape)
+    dtype = jnp.dtype(spec.dtype)
+    if jnp.issubdtype(dtype, jnp.floating):
+        return jax.random.normal(key, shape, dtype)
+    if jnp.issubdtype(dtype, jnp.integer):
+        return jax.random.randint(key, shape, 0, INT_HIGH, dtype)
+    if dtype == np.bool_:
+        return jax.random.bernoulli(key, 0.5, shape)
+    return jnp.zeros(shape, dtype)
