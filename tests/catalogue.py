@@ -358,7 +358,7 @@ _OWN = (
          notes="BatchNorm; Haiku cannot init in eval mode, apply with is_training=False"),
     _own("mha_value_size", _mha, ["f32[2,5,6]", "f32[2,7,4]", "f32[2,7,3]"], tags=("bare",),
          notes="MultiHeadAttention with value_size != key_size and model_size set"),
-    _own("mha_kv", _mha_kv, ["f32[2,5,6]", "f32[2,7,4]"],
+    _own("mha_kv", _mha_kv, ["f32[2,5,6]", "f32[2,7,4]"], tags=("bare",),
          notes="MultiHeadAttention, separate query and key/value inputs"),
     _own("lstm_unroll", _unroll(lambda: hk.LSTM(4)), ["f32[3,2,5]"],
          notes="hk.LSTM through hk.dynamic_unroll"),
