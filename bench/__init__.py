@@ -1,0 +1,1 @@
+"""Performance harness: converted NNX code against its Haiku original, ratios from one run."""

@@ -1,0 +1,196 @@
+"""The benchmarked models: each Haiku original beside the NNX code `hk2nnx convert` would emit.
+
+Module names on both sides follow hk2nnx's naming scheme, so `port_to_nnx` fills the NNX model
+from the Haiku params with no hand-written mapping: the numeric check relies on that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+REPO = Path(__file__).resolve().parent.parent
+RESNET_NNX = REPO / "examples" / "resnet18" / "nnx_resnet18.py"
+
+
+# --- Haiku originals -------------------------------------------------------------------------
+
+class HkMLP(hk.Module):
+    """Two Linear layers with optional dropout between them."""
+
+    def __init__(self, hidden: int, classes: int, dropout: float | None, name: str = "mlp"):
+        super().__init__(name=name)
+        self.hidden, self.classes, self.dropout = hidden, classes, dropout
+
+    def __call__(self, x: jax.Array, training: bool) -> jax.Array:
+        x = jax.nn.relu(hk.Linear(self.hidden)(x))
+        if self.dropout is not None and training:
+            x = hk.dropout(hk.next_rng_key(), self.dropout, x)
+        return hk.Linear(self.classes)(x)
+
+
+class HkBlock(hk.Module):
+    """Linear + tanh: the unit that layer_stack repeats (tanh keeps 50 layers finite)."""
+
+    def __init__(self, width: int, name: str | None = None):
+        super().__init__(name=name)
+        self.width = width
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return jnp.tanh(hk.Linear(self.width)(x))
+
+
+class HkStackMLP(hk.Module):
+    """Input Linear, `depth` stacked blocks under hk.experimental.layer_stack, output Linear."""
+
+    def __init__(self, width: int, depth: int, classes: int, name: str = "stack_mlp"):
+        super().__init__(name=name)
+        self.width, self.depth, self.classes = width, depth, classes
+
+    def __call__(self, x: jax.Array, training: bool) -> jax.Array:
+        del training
+        x = jax.nn.relu(hk.Linear(self.width)(x))
+
+        @hk.experimental.layer_stack(self.depth)
+        def body(x):
+            return HkBlock(self.width, name="block")(x)
+
+        return hk.Linear(self.classes)(body(x))
+
+
+def hk_resnet18(classes: int) -> Callable[[jax.Array, bool], jax.Array]:
+    """hk.nets.ResNet18 as a forward function taking the same `training` flag as the others."""
+
+    def forward(x: jax.Array, training: bool) -> jax.Array:
+        return hk.nets.ResNet18(num_classes=classes)(x, is_training=training)
+
+    return forward
+
+
+# --- NNX versions, as the converter writes them ---------------------------------------------
+
+class MLP(nnx.Module):
+    def __init__(self, din: int, hidden: int, classes: int, dropout: float | None, *,
+                 rngs: nnx.Rngs):
+        self.linear = nnx.Linear(din, hidden, rngs=rngs)
+        self.dropout = nnx.Dropout(dropout, rngs=rngs) if dropout is not None else None
+        self.linear_1 = nnx.Linear(hidden, classes, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = jax.nn.relu(self.linear(x))
+        if self.dropout is not None:
+            x = self.dropout(x)
+        return self.linear_1(x)
+
+
+class Block(nnx.Module):
+    def __init__(self, width: int, *, rngs: nnx.Rngs):
+        self.linear = nnx.Linear(width, width, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return jnp.tanh(self.linear(x))
+
+
+class StackMLP(nnx.Module):
+    def __init__(self, din: int, width: int, depth: int, classes: int, *, rngs: nnx.Rngs):
+        self.linear = nnx.Linear(din, width, rngs=rngs)
+
+        @nnx.split_rngs(splits=depth)
+        @nnx.vmap(in_axes=(0,), out_axes=0)
+        def make_block(rngs: nnx.Rngs) -> Block:
+            return Block(width, rngs=rngs)
+
+        self.block = make_block(rngs)
+        self.linear_1 = nnx.Linear(width, classes, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = jax.nn.relu(self.linear(x))
+
+        @nnx.scan(in_axes=(nnx.Carry, 0), out_axes=nnx.Carry)
+        def body(x: jax.Array, block: Block) -> jax.Array:
+            return block(x)
+
+        return self.linear_1(body(x, self.block))
+
+
+def _load_resnet_nnx() -> Callable[[int, nnx.Rngs], nnx.Module] | None:
+    """The other helper's hand-written NNX ResNet18, if it has landed; None keeps the row pending."""
+    if not RESNET_NNX.exists():
+        return None
+    spec = importlib.util.spec_from_file_location("bench_nnx_resnet18", RESNET_NNX)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cls = getattr(module, "ResNet18", None)
+    if cls is None:
+        return None
+    params = inspect.signature(cls).parameters
+    key = "num_classes" if "num_classes" in params else "classes"
+    return lambda classes, rngs: cls(**{key: classes}, rngs=rngs)
+
+
+# --- the table of models ---------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """One benchmarked model: its batch, both implementations, and whether it keeps state."""
+
+    name: str
+    batch: int
+    features: tuple[int, ...]  # input shape without the batch axis
+    classes: int
+    haiku: Callable[[jax.Array, bool], jax.Array]  # forward(x, training)
+    nnx: Callable[[nnx.Rngs], nnx.Module] | None  # None: NNX version not available yet
+    dropout: bool = False  # Haiku forward needs an rng when training
+    heavy: bool = False  # quick mode runs only the emitted form
+    check: ModelSpec | None = None  # variant for the numeric check (dropout rate 0), if differs
+
+    def batch_data(self, seed: int = 0) -> tuple[jax.Array, jax.Array]:
+        kx, ky = jax.random.split(jax.random.key(seed))
+        x = jax.random.normal(kx, (self.batch, *self.features), jnp.float32)
+        return x, jax.random.randint(ky, (self.batch,), 0, self.classes)
+
+
+def _mlp(name: str, batch: int, din: int, hidden: int, classes: int,
+         dropout: float | None) -> ModelSpec:
+    """With dropout, the check variant keeps the Dropout module and its Rngs at rate 0, so Haiku's
+    and NNX's (differently drawn) masks cannot make equal code look different."""
+    return ModelSpec(
+        name, batch, (din,), classes,
+        haiku=lambda x, training: HkMLP(hidden, classes, dropout)(x, training),
+        nnx=lambda rngs: MLP(din, hidden, classes, dropout, rngs=rngs),
+        dropout=dropout is not None,
+        check=_mlp(name, batch, din, hidden, classes, 0.0) if dropout else None)
+
+
+def _stack(name: str, batch: int, width: int, depth: int, classes: int) -> ModelSpec:
+    return ModelSpec(
+        name, batch, (width,), classes,
+        haiku=lambda x, training: HkStackMLP(width, depth, classes)(x, training),
+        nnx=lambda rngs: StackMLP(width, width, depth, classes, rngs=rngs))
+
+
+def _resnet(name: str, batch: int) -> ModelSpec:
+    factory = _load_resnet_nnx()
+    return ModelSpec(
+        name, batch, (32, 32, 3), 10, haiku=hk_resnet18(10),
+        nnx=(lambda rngs: factory(10, rngs)) if factory else None, heavy=True)
+
+
+def model_table(quick: bool) -> list[ModelSpec]:
+    """The benchmarked models; quick mode keeps every name but shrinks the expensive ones."""
+    return [
+        _mlp("mlp_dropout", 128, 784, 256, 10, 0.1),
+        _mlp("mlp_tiny", 8, 16, 32, 4, None),
+        _stack("stack5", 32, 256 if not quick else 32, 5, 10),
+        _stack("stack50", 32, 256 if not quick else 32, 50, 10),
+        _resnet("resnet18", 32 if not quick else 2),
+    ]
+
