@@ -143,6 +143,25 @@ def test_failed_write_leaves_nothing_at_out(tmp_path, monkeypatch, case):
     assert os.listdir(tmp_path) == []
 
 
+def test_orbax_leftovers_are_removed_when_orbax_fails(tmp_path, monkeypatch):
+    def crash(target, tree):
+        (target.parent / f"{target.name}.orbax-checkpoint-tmp-1").mkdir()
+        raise RuntimeError("orbax exploded")
+
+    monkeypatch.setattr(orbax_io, "_save", crash)
+    with pytest.raises(CheckpointError, match="orbax exploded"):
+        formats.write_nnx_checkpoint(tmp_path / "ckpt", FLAT)
+    assert os.listdir(tmp_path) == []
+
+
+def test_writer_checks_the_trees_it_is_given(tmp_path):
+    with pytest.raises(CheckpointError, match="'linear' holds a ndarray"):
+        formats.write_haiku_checkpoint(tmp_path / "a.npz", {"linear": np.ones(3)})
+    with pytest.raises(CheckpointError, match="state is a list"):
+        formats.write_haiku_checkpoint(tmp_path / "a.npz", PARAMS, [])
+    assert os.listdir(tmp_path) == []
+
+
 def test_failed_overwrite_keeps_the_old_file(tmp_path, monkeypatch):
     out = formats.write_haiku_checkpoint(tmp_path / "a.npz", PARAMS)
     before = out.read_bytes()

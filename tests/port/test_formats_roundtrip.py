@@ -143,8 +143,8 @@ def test_foreign_msgpack_npz_safetensors_and_orbax(tmp_path):
     flat = {f"{m}/{n}": v for m, leaves in params.items() for n, v in leaves.items()}
     np.savez(tmp_path / "a.npz", **flat)  # bfloat16 lands as |V2 and is read back as bfloat16
     _check_foreign(params, {}, formats.read_haiku_checkpoint(tmp_path / "a.npz"), False)
-    prefixed = {f"{c}/{k}": v for c, tree in both.items()
-                for k, v in {f"{m}/{n}": x for m, ls in tree.items() for n, x in ls.items()}.items()}
+    prefixed = {f"{c}/{m}/{n}": x for c, tree in both.items()
+                for m, leaves in tree.items() for n, x in leaves.items()}
     np.savez(tmp_path / "b.npz", **prefixed)
     _check_foreign(params, state, formats.read_haiku_checkpoint(tmp_path / "b.npz"))
     safetensors.numpy.save_file(flat, tmp_path / "a.safetensors")

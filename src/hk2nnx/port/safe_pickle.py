@@ -119,6 +119,13 @@ def _codecs_encode(text: Any, encoding: str = "utf-8") -> bytes:
     return text.encode("latin-1")
 
 
+def _empty_bytes(*args: Any) -> bytes:
+    """Protocol 0-2 spell `b""` as `bytes()`; with arguments bytes() could allocate at will."""
+    if args:
+        raise _Refused("bytes() with arguments")
+    return b""
+
+
 _NUMPY_CORES = ("numpy.core", "numpy._core")
 # (module, name) -> a factory for what the pickle receives; each call makes a fresh object.
 _SAFE_GLOBALS: dict[tuple[str, str], Callable[[], Any]] = {
@@ -131,6 +138,8 @@ _SAFE_GLOBALS: dict[tuple[str, str], Callable[[], Any]] = {
     ("numpy", "dtype"): lambda: _Builder(_dtype),
     ("jax._src.array", "_reconstruct_array"): lambda: _Builder(_jax_array),
     ("_codecs", "encode"): lambda: _Builder(_codecs_encode),
+    **{(builtins, "bytes"): lambda: _Builder(_empty_bytes)
+       for builtins in ("builtins", "__builtin__")},
     ("collections", "OrderedDict"): lambda: dict,
     **{("ml_dtypes", name): (lambda name=name: _Token(name)) for name in dtypes.EXTENDED},
 }

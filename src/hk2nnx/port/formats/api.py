@@ -64,9 +64,11 @@ def _write(path: PathLike, leaves: Iterable[Leaf], side: Side, overwrite: bool,
     except CheckpointError:
         raise
     except OSError as err:
-        raise CheckpointError(f"{out}: cannot write ({err.strerror or short_reason(err)})") from None
+        reason = err.strerror or short_reason(err)
+        raise CheckpointError(f"{out}: cannot write ({reason})") from None
     except Exception as err:
-        raise CheckpointError(f"{out}: cannot write as {found.name} ({short_reason(err)})") from None
+        reason = short_reason(err)
+        raise CheckpointError(f"{out}: cannot write as {found.name} ({reason})") from None
     return out
 
 
@@ -91,7 +93,8 @@ def nnx_leaves(flat: Mapping[str, object], residual: Mapping[HaikuKey, object] |
     for key, value in (residual or {}).items():
         if not (isinstance(key, tuple) and len(key) == 2 and all(isinstance(k, str) for k in key)):
             raise CheckpointError(f"{source}: residual key {key!r} is not (module, leaf)")
-        leaves.append(Leaf("residual", key[0], key[1], layout.as_array(value, source, "/".join(key))))
+        array = layout.as_array(value, source, "/".join(key))
+        leaves.append(Leaf("residual", key[0], key[1], array))
     return leaves
 
 

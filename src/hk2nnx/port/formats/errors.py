@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 
 class CheckpointError(ValueError):
-    """A checkpoint file is missing, malformed, corrupted or in the wrong layout; one line says why."""
+    """A checkpoint is missing, malformed, corrupted or in the wrong layout; one line says why."""
 
 
 class UnsafePickleError(CheckpointError):

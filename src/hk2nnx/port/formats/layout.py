@@ -109,28 +109,41 @@ def _split_collections(obj: Any, source: str) -> tuple[Any, Any]:
         f"{{'params': ..., 'state': ...}} or (params, state), got a {type(obj).__name__}")
 
 
-def haiku_leaves_from_object(obj: Any, source: str) -> list[Leaf]:
-    """Leaves of a loaded Haiku tree; every fault in the tree's shape listed in one error."""
-    params, state = _split_collections(obj, source)
-    out, faults = [], []
-    for kind, tree in zip(_COLLECTIONS, (params, state)):
+def _module_leaves(kind: Kind, module: Any, leaves: Any, source: str,
+                   faults: list[str]) -> Iterator[Leaf]:
+    if not isinstance(module, str) or not isinstance(leaves, Mapping):
+        faults.append(f"{kind} entry {module!r} holds a {type(leaves).__name__}, "
+                      "not a dict of leaves")
+        return
+    for name, value in leaves.items():
+        if not isinstance(name, str):
+            faults.append(f"{module!r} has a non-string leaf name {name!r}")
+            continue
+        try:
+            yield Leaf(kind, module, name, as_array(value, source, f"{module}/{name}"))
+        except CheckpointError as err:
+            faults.append(str(err).partition(": ")[2])
+
+
+def _checked_leaves(params: Any, state: Any, source: str) -> list[Leaf]:
+    """Every fault in the trees' shape listed in one error, or all leaves."""
+    out: list[Leaf] = []
+    faults: list[str] = []
+    for kind, tree in (("params", params), ("state", state)):
+        if not isinstance(tree, Mapping):
+            faults.append(f"{kind} is a {type(tree).__name__}, not a dict of modules")
+            continue
         for module, leaves in tree.items():
-            if not isinstance(module, str) or not isinstance(leaves, Mapping):
-                faults.append(f"{kind} entry {module!r} holds a {type(leaves).__name__}, "
-                              "not a dict of leaves")
-                continue
-            for name, value in leaves.items():
-                if not isinstance(name, str):
-                    faults.append(f"{module!r} has a non-string leaf name {name!r}")
-                    continue
-                try:
-                    out.append(Leaf(kind, module, name, as_array(value, source, f"{module}/{name}")))
-                except CheckpointError as err:
-                    faults.append(str(err).partition(": ")[2])
+            out.extend(_module_leaves(kind, module, leaves, source, faults))
     if faults:
         raise CheckpointError(f"{source}: not a Haiku checkpoint {{module: {{leaf: array}}}}: "
                               + faults_text(faults))
     return out
+
+
+def haiku_leaves_from_object(obj: Any, source: str) -> list[Leaf]:
+    """Leaves of a loaded Haiku tree in any of the accepted shapes."""
+    return _checked_leaves(*_split_collections(obj, source), source)
 
 
 def haiku_trees(leaves: Iterable[Leaf]) -> tuple[dict, dict]:
@@ -143,7 +156,7 @@ def haiku_trees(leaves: Iterable[Leaf]) -> tuple[dict, dict]:
 
 def haiku_leaves(params: Mapping, state: Mapping | None, source: str) -> list[Leaf]:
     """Leaves to write from caller-given trees, checked like a loaded checkpoint."""
-    return haiku_leaves_from_object({"params": params, "state": state or {}}, source)
+    return _checked_leaves(params, {} if state is None else state, source)
 
 
 # --- NNX nested dicts (orbax) ---------------------------------------------------------------

@@ -88,7 +88,7 @@ def _save(target: Path, tree: dict) -> None:
 
 
 def _remove_orbax_leftovers(target: Path) -> None:
-    for stray in target.parent.glob(f"{target.name}.orbax-checkpoint-tmp*"):
+    for stray in target.parent.glob(f"{target.name}.*orbax-checkpoint-tmp*"):
         remove(stray)
 
 

@@ -1,4 +1,4 @@
-"""The table of checkpoint formats, and which one a path means (by extension; directories: orbax)."""
+"""The table of checkpoint formats, and which one a path means (by extension; a dir: orbax)."""
 
 from __future__ import annotations
 
