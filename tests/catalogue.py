@@ -202,6 +202,19 @@ def _layer_stack(x):
     return hk.experimental.layer_stack(3)(lambda y: Block()(y))(x)
 
 
+def _layer_stack_nested(x):
+    inner = hk.experimental.layer_stack(3, name="inner")(lambda y: Block()(y))
+    return hk.experimental.layer_stack(2, name="outer")(inner)(x)
+
+
+def _layer_stack_lstm(x):
+    def layer(y):
+        out, _ = hk.LSTM(y.shape[-1])(y, hk.LSTMState(y, y))
+        return out
+
+    return hk.experimental.layer_stack(2)(layer)(x)
+
+
 def _scan(xs):
     core = hk.VanillaRNN(4)
 
@@ -339,6 +352,10 @@ _OWN = (
     _own("vector_quantizer", _vq, ["f32[2,3,4]"], is_training=True),
     _own("vector_quantizer_ema", _vq_ema, ["f32[2,3,4]"], is_training=True, tags=("stateful",)),
     _own("layer_stack", _layer_stack, ["f32[2,4]"], notes="hk.experimental.layer_stack(3) of Block"),
+    _own("layer_stack_nested", _layer_stack_nested, ["f32[2,4]"],
+         notes="layer_stack(2) of layer_stack(3): two stacked axes"),
+    _own("layer_stack_lstm", _layer_stack_lstm, ["f32[2,4]"],
+         notes="layer_stack(2) of an LSTM step: fused gates with a stacked axis"),
     _own("scan", _scan, ["f32[3,2,5]"], notes="hk.scan over a VanillaRNN step"),
     _own("vmap", _vmap, ["f32[3,2,5]"], notes="hk.vmap(split_rng=False), shared weights"),
     _own("remat", _remat, ["f32[2,5]"], notes="hk.remat around an MLP"),

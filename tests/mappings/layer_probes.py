@@ -46,7 +46,8 @@ def layer_instances(program: Program) -> list[LayerInstance]:
         record = records.get(path)
         return for_classes(record.bases) if record else None
 
-    _, owners = nnx_leaf_paths([v.haiku_key for v in program.variables], records, layer_of)
+    _, owners = nnx_leaf_paths([v.haiku_key for v in program.variables], records, layer_of,
+                               program.stack_scopes)
     found: dict[str, dict[str, TensorSpec]] = {}
     for v in program.variables:
         owner = owners.get(v.haiku_key)

@@ -13,6 +13,7 @@ from hk2nnx.port.api import from_nnx_arrays, to_nnx_arrays
 
 LOW_PRECISION = ["Linear", "batch_norm", "lstm_cell", "vanilla_rnn_cell", "mha_kv", "layer_stack",
                  "Conv2DTranspose", "layer_norm_2axes"]
+LOSSY = {"batch_norm", "vanilla_rnn_cell", "deep_rnn_unroll"}  # NNX drops or merges leaves
 EVAL_EQUAL = ["batch_norm", "vanilla_rnn_cell", "deep_rnn_unroll", "nets.VectorQuantizerEMA",
               "layer_stack"]
 
@@ -87,10 +88,18 @@ def test_round_trip_keeps_low_precision_dtypes(entry_id, dtype):
     assert any(np.asarray(v).dtype == np.dtype(dtype) for v in flat.values())
 
 
+def _jitter(tree, seed=7):
+    rng = np.random.default_rng(seed)
+    return jax.tree.map(
+        lambda x: (x + rng.uniform(-0.1, 0.1, x.shape)).astype(x.dtype)
+        if np.issubdtype(x.dtype, np.floating) else x, tree)
+
+
 @pytest.mark.parametrize("entry_id", EVAL_EQUAL)
 def test_round_trip_without_residual_keeps_eval_outputs(entry_id):
     entry = BY_ID[entry_id]
     params, state = entry.init(seed=2)
+    params = _jitter(params)  # Haiku's zero biases would make merged biases trivially exact
     inputs = entry.inputs(seed=4)
     apply = jax.jit(entry.transformed().apply, static_argnames=tuple(entry.kwargs))
     if "is_training" in entry.kwargs:  # move the statistics away from their initial values
@@ -98,6 +107,7 @@ def test_round_trip_without_residual_keeps_eval_outputs(entry_id):
     eval_kwargs = {**entry.kwargs, **({"is_training": False} if "is_training" in entry.kwargs
                                       else {})}
     flat, residual, _ = to_nnx_arrays(params, state, entry.trace())
+    assert bool(residual) == (entry_id in LOSSY)
     back_params, back_state = from_nnx_arrays(flat, entry.trace())
     before, _ = apply(params, state, jax.random.key(1), *inputs, **eval_kwargs)
     after, _ = apply(back_params, back_state, jax.random.key(1), *inputs, **eval_kwargs)

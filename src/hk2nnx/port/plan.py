@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import numpy as np
 
@@ -79,9 +79,11 @@ def moves_for(
     module_paths: list[str],
     layer_of: Callable[[str], LayerMapping | None],
     attrs_of: Callable[[str], dict],
+    stack_scopes: Collection[str] = (),
 ) -> list[Move]:
     """Groups leaves (key, collection, lead) into moves, by the layer rule that claims them."""
-    paths, owners = nnx_leaf_paths([k for k, _, _ in leaves], module_paths, layer_of)
+    paths, owners = nnx_leaf_paths([k for k, _, _ in leaves], module_paths, layer_of,
+                                   stack_scopes)
     info = {k: (c, lead) for k, c, lead in leaves}
     grouped: dict[tuple[str, LeafRule], list[HaikuKey]] = {}
     moves = []
@@ -120,7 +122,8 @@ def program_moves(program: Program) -> list[Move]:
         return for_classes(record.bases) if record else None
 
     leaves = [(v.haiku_key, v.collection, v.stacked) for v in program.variables]
-    return moves_for(leaves, list(records), layer_of, lambda p: literal_attrs(program, p))
+    return moves_for(leaves, list(records), layer_of, lambda p: literal_attrs(program, p),
+                     program.stack_scopes)
 
 
 def haiku_shapes(move: Move, specs: Mapping[HaikuKey, tuple[int, ...]]) -> list[tuple[int, ...]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 from hk2nnx.mappings.layers import LayerMapping, LeafRule, for_classes
 from hk2nnx.program import naming
@@ -57,10 +57,12 @@ def nnx_leaf_paths(
     leaves: Iterable[tuple[str, str]],
     module_paths: Iterable[str],
     layer_of: Callable[[str], LayerMapping | None],
+    stack_scopes: Collection[str] = (),
 ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], Ownership]]:
     """NNX path of each Haiku leaf (module, name), and the layer rule claiming it, if any."""
     leaves = list(leaves)
-    mod_names = naming.module_paths(set(module_paths) | {m for m, _ in leaves})
+    mod_names = naming.module_paths(set(module_paths) | {m for m, _ in leaves},
+                                    stack_scopes=stack_scopes)
     paths: dict[tuple[str, str], str] = {}
     owners: dict[tuple[str, str], Ownership] = {}
     for module, name in leaves:
@@ -79,32 +81,38 @@ def build_program(
     variables: Iterable[RawVariable],
     **extra,
 ) -> Program:
-    """`modules` maps Haiku path -> {cls, bases, args, kwargs, parent}; NNX paths are derived."""
+    """`modules` maps Haiku path -> {cls, bases, args, kwargs, parent}; NNX paths are derived.
+
+    Named layer stacks are read from the `layer_stack` records in `transforms`.
+    """
     variables = list(variables)
+    scopes = frozenset(t.scope for t in extra.get("transforms", ()) if t.kind == "layer_stack")
 
     def layer_of(path: str) -> LayerMapping | None:
         info = modules.get(path)
         return for_classes(tuple(info["bases"])) if info else None
 
     leaf_paths, _ = nnx_leaf_paths(
-        [(v.module, v.name) for v in variables], modules.keys(), layer_of
+        [(v.module, v.name) for v in variables], modules.keys(), layer_of, scopes
     )
-    mod_names = naming.module_paths(set(modules) | {v.module for v in variables})
+    mod_names = naming.module_paths(set(modules) | {v.module for v in variables},
+                                    stack_scopes=scopes)
     records = tuple(
         ModuleRecord(
             path=path, cls=info["cls"], bases=tuple(info["bases"]), args=tuple(info["args"]),
             kwargs=tuple(info["kwargs"]), attrs=tuple(info.get("attrs", ())), parent=info.get("parent"),
-            nnx_path=mod_names[path], stacked=naming.parse(path).stacked,
+            nnx_path=mod_names[path], stacked=naming.parse(path, scopes).stacked,
         )
         for path, info in modules.items()
     )
     var_records = tuple(
         VariableRecord(
             module=v.module, name=v.name, collection=v.collection, spec=v.spec, init=v.init,
-            nnx_path=leaf_paths[(v.module, v.name)], stacked=naming.parse(v.module).stacked,
+            nnx_path=leaf_paths[(v.module, v.name)],
+            stacked=naming.parse(v.module, scopes).stacked,
         )
         for v in variables
     )
-    root = naming.root_of(mod_names) if all(naming.parse(v.module).segments for v in variables) \
-        else None
+    root = naming.root_of(mod_names, scopes) \
+        if all(naming.parse(v.module, scopes).segments for v in variables) else None
     return Program(modules=records, variables=var_records, root=root, **extra)

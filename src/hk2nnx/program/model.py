@@ -123,6 +123,11 @@ class Program:
     inputs: tuple[str, ...] = ()
     root: str | None = None  # the single top-level module stripped from NNX paths, if any
 
+    @property
+    def stack_scopes(self) -> frozenset[str]:
+        """Haiku path prefixes made by layer_stack, named or not: each adds one stacked axis."""
+        return frozenset(t.scope for t in self.transforms if t.kind == "layer_stack")
+
     def module(self, path: str) -> ModuleRecord | None:
         return next((m for m in self.modules if m.path == path), None)
 

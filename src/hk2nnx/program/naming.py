@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import keyword
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 INIT_SCOPE = "init"
 CALL_SCOPE = "call"
@@ -48,17 +48,23 @@ def sanitize(name: str) -> str:
     return ident
 
 
-def parse(path: str) -> ParsedPath:
-    """Splits a Haiku module path into named segments, dropping scope and layer_stack markers."""
+def parse(path: str, stack_scopes: Collection[str] = ()) -> ParsedPath:
+    """Splits a Haiku module path into named segments, dropping scope and layer_stack markers.
+
+    Unnamed layer stacks are recognised by their `__layer_stack` prefix; a stack given `name=`
+    looks like any module, so its full path must be in `stack_scopes` (see Program.stack_scopes).
+    """
     segments: list[Segment] = []
     scope = CALL_SCOPE
     stacked = 0
+    prefix = ""
     for token in path.split("/") if path else ():
+        prefix = f"{prefix}/{token}" if prefix else token
         if token == "~":
             scope = INIT_SCOPE
         elif token.startswith("~"):
             scope = token[1:]
-        elif token.startswith(LAYER_STACK_PREFIX):
+        elif token.startswith(LAYER_STACK_PREFIX) or prefix in stack_scopes:
             stacked += 1
             scope = CALL_SCOPE
         else:
@@ -71,7 +77,10 @@ def _scope_rank(scope: str) -> tuple[int, str]:
     return (0, "") if scope == INIT_SCOPE else (1, "") if scope == CALL_SCOPE else (2, scope)
 
 
-def module_paths(haiku_paths: Iterable[str], *, strip_root: bool | None = None) -> dict[str, str]:
+def module_paths(
+    haiku_paths: Iterable[str], *, strip_root: bool | None = None,
+    stack_scopes: Collection[str] = (),
+) -> dict[str, str]:
     """Maps each Haiku module path to its NNX attribute path (dot-joined).
 
     Siblings that would share an attribute (`a/~/linear` and `a/linear` both exist in Haiku)
@@ -79,7 +88,7 @@ def module_paths(haiku_paths: Iterable[str], *, strip_root: bool | None = None) 
     scope as a suffix (`linear_call`, `linear_encode`). With a single top-level module and
     `strip_root` unset, that module is the NNX model itself and its name is dropped.
     """
-    parsed = {p: parse(p) for p in set(haiku_paths)}
+    parsed = {p: parse(p, stack_scopes) for p in set(haiku_paths)}
     resolved: dict[tuple[Segment, ...], str] = {(): ""}
     taken: dict[str, set[str]] = {}
     keys = sorted({k for pp in parsed.values() for k in _prefixes(pp.segments)},
@@ -112,11 +121,11 @@ def _prefixes(segments: tuple[Segment, ...]) -> list[tuple[Segment, ...]]:
     return [segments[: i + 1] for i in range(len(segments))]
 
 
-def root_of(haiku_paths: Iterable[str]) -> str | None:
+def root_of(haiku_paths: Iterable[str], stack_scopes: Collection[str] = ()) -> str | None:
     """The single top-level Haiku module name, if the program has exactly one."""
     roots = set()
     for path in haiku_paths:
-        segs = parse(path).segments
+        segs = parse(path, stack_scopes).segments
         if not segs:
             return None
         roots.add(segs[0].name)

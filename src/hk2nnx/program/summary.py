@@ -112,7 +112,8 @@ def _owners(program: Program) -> dict[tuple[str, str], str]:
         record = records.get(path)
         return for_classes(record.bases) if record else None
 
-    _, owners = nnx_leaf_paths([v.haiku_key for v in program.variables], records, layer_of)
+    _, owners = nnx_leaf_paths([v.haiku_key for v in program.variables], records, layer_of,
+                               program.stack_scopes)
     return {key: owner.layer_path for key, owner in owners.items()}
 
 

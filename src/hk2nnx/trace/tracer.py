@@ -12,6 +12,7 @@ from typing import Any
 import haiku as hk
 import jax
 from haiku._src import base as hk_base
+from haiku._src import layer_stack as hk_layer_stack
 
 from hk2nnx.program.build import RawVariable, ancestors, build_program
 from hk2nnx.program.model import CallRecord, Program, TensorSpec, TransformRecord
@@ -46,6 +47,7 @@ class _Recorder:
     rng_users: dict[str, None] = dataclasses.field(default_factory=dict)
     transforms: dict[TransformRecord, None] = dataclasses.field(default_factory=dict)
     stack: list[str] = dataclasses.field(default_factory=list)
+    open_stacks: list[tuple[Any, bool]] = dataclasses.field(default_factory=list)
 
     def current(self) -> str:
         return self.stack[-1] if self.stack else "~"
@@ -56,9 +58,8 @@ class _Recorder:
             # The apply pass inside lift/layer_stack: names lack the lifted prefix. The init
             # pass of the same modules has already been recorded under the right names.
             out = next_fun(*args, **kwargs)
-            name = getattr(module, "module_name", "")
-            if context.method_name == "__init__" and "__layer_stack" in name:
-                self.transforms[TransformRecord("layer_stack", name)] = None
+            if context.method_name == "__init__" and isinstance(module, hk_base.LiftingModuleType):
+                self._record_stack(module)
             return out
         if context.method_name == "__init__":
             out = next_fun(*args, **kwargs)
@@ -73,6 +74,28 @@ class _Recorder:
         self.calls.append(CallRecord(path, context.method_name, describe((args, kwargs)),
                                      describe(out)))
         return out
+
+    def _record_stack(self, module: hk.Module) -> None:
+        """The first lift made inside a layer_stack call is that stack, whatever its name."""
+        if not self.open_stacks or self.open_stacks[-1][1] or hk_base.params_frozen():
+            return
+        count = self.open_stacks[-1][0]
+        self.open_stacks[-1] = (count, True)
+        prefix = hk_base.get_lift_prefix()  # while it is built, it includes the lift itself
+        scope = prefix[:-1] if prefix else module.module_name
+        record = TransformRecord("layer_stack", scope, f"num_layers={count}")
+        self.transforms[record] = None
+
+    def wrap_layer_stack(self, call: Callable) -> Callable:
+        def recorded(stack, *args, **kwargs):
+            self.open_stacks.append((getattr(stack, "_count", "?"), False))
+            try:
+                return call(stack, *args, **kwargs)
+            finally:
+                self.open_stacks.pop()
+
+        recorded.__wrapped__ = call
+        return recorded
 
     def _record_module(self, module: hk.Module, args, kwargs) -> None:
         cls = type(module)
@@ -146,15 +169,18 @@ def _bound_arguments(cls: type, args, kwargs) -> list[tuple[str, str]]:
 def _patched(recorder: _Recorder):
     originals = {n: getattr(hk, n) for n in _RECORDED_FUNCTIONS if hasattr(hk, n)}
     base_rng = hk_base.next_rng_key
+    stack_call = hk_layer_stack._LayerStack.__call__
     try:
         for name, fn in originals.items():
             setattr(hk, name, recorder.wrap_function(name, fn))
         hk_base.next_rng_key = recorder.wrap_function("next_rng_key", base_rng)
+        hk_layer_stack._LayerStack.__call__ = recorder.wrap_layer_stack(stack_call)
         yield
     finally:
         for name, fn in originals.items():
             setattr(hk, name, fn)
         hk_base.next_rng_key = base_rng
+        hk_layer_stack._LayerStack.__call__ = stack_call
 
 
 def _as_transformed(fn: Any):
