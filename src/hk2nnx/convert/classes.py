@@ -1,0 +1,235 @@
+"""Per-class analysis: a Haiku module class's sites, their NNX names and the sizes they need."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import re
+from typing import TYPE_CHECKING
+
+import libcst as cst
+import libcst.matchers as m
+
+from hk2nnx.convert import dims, hoist
+from hk2nnx.convert.sites import CALL, INIT, SECTION, Site, applications, find_sites
+from hk2nnx.convert.findings import Refusal
+from hk2nnx.convert.flags import mode_flags
+from hk2nnx.convert.names import fresh, split_number
+from hk2nnx.program import naming
+
+if TYPE_CHECKING:
+    from hk2nnx.convert.analysis import FileAnalysis
+
+_ROOT = "root"
+
+
+@dataclasses.dataclass(eq=False)
+class ClassPlan:
+    """What one Haiku module class (or a function turned into one) becomes in NNX."""
+
+    analysis: FileAnalysis
+    name: str
+    init: cst.FunctionDef | None
+    methods: dict[str, cst.FunctionDef]
+    is_function: bool = False  # a transformed function becoming a module: no parent path
+    params: list[cst.Param] = dataclasses.field(default_factory=list)
+    name_param: cst.Param | None = None
+    aliases: dict[str, str] = dataclasses.field(default_factory=dict)  # self.X -> param X
+    attributes: set[str] = dataclasses.field(default_factory=set)  # existing self.X names
+    sites: list[Site] = dataclasses.field(default_factory=list)
+    features: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    out_dims: dict[str, dims.Dim] = dataclasses.field(default_factory=dict)
+    flags: dict[str, dict[str, bool]] = dataclasses.field(default_factory=dict)
+    used_features: list[str] = dataclasses.field(default_factory=list)
+    needs_rngs: bool = False
+    default_name: str = ""
+    refusal: tuple[cst.CSTNode, Refusal] | None = None
+    _built: bool = False
+    _by_call: dict[cst.Call, Site] = dataclasses.field(default_factory=dict)
+    _active: set[str] = dataclasses.field(default_factory=set)
+
+    @property
+    def ctx(self):
+        return self.analysis.ctx
+
+    @property
+    def converts(self) -> bool:
+        return self.refusal is None
+
+    # -- analysis ----------------------------------------------------------------------------
+
+    def analyze(self) -> None:
+        try:
+            self._signature()
+            self._collect()
+            self._name()
+            self._evaluate()
+        except Refusal as refusal:
+            self.refusal = (self._refusal_node(refusal), refusal)
+
+    def build(self) -> None:
+        """Renders every site's NNX constructor; the sizes it uses become constructor params."""
+        if self._built or not self.converts:
+            return
+        self._built = True
+        try:
+            for method in self.methods:
+                mode_flags(self, method)
+            for site in self.sites:
+                site.data["code"] = site.rule.build(site, self)
+        except Refusal as refusal:
+            self.refusal = (self._refusal_node(refusal), refusal)
+            return
+        codes = " ".join(s.data["code"] or "" for s in self.sites)
+        self.used_features = [f for f in self.features if re.search(rf"\b{f}\b", codes)]
+        self.needs_rngs = any(site.rule.wants_rngs(site, self) for site in self.sites)
+
+    def _refusal_node(self, refusal: Refusal) -> cst.CSTNode:
+        return getattr(refusal, "node", None) or (self.init or next(iter(self.methods.values())))
+
+    def _signature(self) -> None:
+        if self.init is None:
+            return
+        params = self.init.params
+        if params.star_arg not in (cst.MaybeSentinel.DEFAULT, None) or params.star_kwarg:
+            raise Refusal(f"{self.name}.__init__", "*args/**kwargs cannot be extended with the "
+                          "sizes and rngs NNX needs", SECTION, "HK001")
+        for param in [*params.params, *params.kwonly_params][1:] if not params.posonly_params \
+                else [*params.posonly_params[1:], *params.params, *params.kwonly_params]:
+            if param.name.value == "name":
+                self.name_param = param
+            else:
+                self.params.append(param)
+        names = {p.name.value for p in self.params}
+        for assign in m.findall(self.init.body, m.Assign(targets=[m.AssignTarget(
+                target=m.Attribute(value=m.Name("self"), attr=m.Name()))])):
+            attr = assign.targets[0].target.attr.value
+            self.attributes.add(attr)
+            if m.matches(assign.value, m.Name()) and assign.value.value in names:
+                self.aliases[attr] = assign.value.value
+
+    def _collect(self) -> None:
+        if self.init is not None:
+            for site in find_sites(self.init, self.ctx):
+                if site.is_module and (site.target is None or site.data.get("local")):
+                    raise _at(Refusal(self.ctx.code(site.ctor.func), "build modules in __init__ "
+                                      "as `self.name = Module(...)`", SECTION), site.ctor)
+                self.sites.append(site)
+        for method in self.methods.values():
+            self.sites.extend(find_sites(method, self.ctx))
+        for method in ([self.init] if self.init else []) + list(self.methods.values()):
+            applications(method, self.sites, self.ctx)
+        for site in self.sites:
+            for call in site.applies if site.is_module else [site.ctor]:
+                self._by_call[call] = site
+
+    def _name(self) -> None:
+        counters: dict[str, collections.Counter] = {}
+        paths: dict[Site, str] = {}
+        for site in (s for s in self.sites if s.is_module):
+            base, number = split_number(site.rule.haiku_name(site, self))
+            counter = counters.setdefault(site.method, collections.Counter())
+            n = counter[base] if number is None else number
+            site.haiku_name = f"{base}_{n}" if number is not None or n else base
+            counter[base] = max(counter[base], n + 1)
+            paths[site] = self._relative_path(site)
+        attrs = naming.module_paths(paths.values(), strip_root=not self.is_function)
+        taken = set(self.attributes) - {s.target for s in paths if s.target}
+        for site, path in paths.items():
+            site.attr = attrs[path]
+            if site.attr in taken and site.attr != site.target:
+                raise _at(Refusal(self.ctx.code(site.ctor.func), f"NNX names it `{site.attr}` (so "
+                                  "ported checkpoints load) but that attribute is taken",
+                                  SECTION), site.ctor)
+        taken |= {s.attr for s in paths}
+        for site in (s for s in self.sites if not s.is_module):
+            base = site.rule.attr_base(site, self)
+            site.attr = base if site.rule.shared_name else fresh(base, taken)
+            taken.add(site.attr)
+
+    def _relative_path(self, site: Site) -> str:
+        if self.is_function:
+            return site.haiku_name
+        scope = {INIT: "~/", CALL: ""}.get(site.method, f"~{site.method}/")
+        return f"{_ROOT}/{scope}{site.haiku_name}"
+
+    # -- sizes -------------------------------------------------------------------------------
+
+    def _evaluate(self) -> None:
+        for name in sorted(self.methods, key=lambda n: n != CALL):
+            method = self.methods[name]
+            env = {p.name.value: self._feature(name, p.name.value)
+                   for p in _positional(method)[1:]}
+            self.out_dims.setdefault(name, self._run(method, env))
+
+    def _feature(self, method: str, arg: str) -> cst.Name:
+        for symbol, where in self.features.items():
+            if where == (method, arg):
+                return cst.Name(symbol)
+        first = method == CALL and not any(w[0] == CALL for w in self.features.values())
+        base = "in_features" if first else f"{arg}_features"
+        taken = {p.name.value for p in self.params} | set(self.features) | self.attributes
+        symbol = fresh(base, taken)
+        self.features[symbol] = (method, arg)
+        return cst.Name(symbol)
+
+    def _run(self, method: cst.FunctionDef, env: dict[str, dims.Dim]) -> dims.Dim:
+        self._active.add(method.name.value)
+        try:
+            return dims.Evaluator(self.ctx.qualname, self._on_call).run(method.body, env)
+        finally:
+            self._active.discard(method.name.value)
+
+    def _on_call(self, call: cst.Call, ev: dims.Evaluator) -> tuple[bool, dims.Dim]:
+        site = self._by_call.get(call)
+        if site is not None and site.is_module:
+            inputs = self.bind(call, site.rule.input_names(site, self, call), ev)
+            if site.inputs is None:
+                site.inputs = inputs
+            return True, site.rule.out_dim(site, self, inputs)
+        if site is not None:
+            return True, site.rule.out_dim(site, self, ev)
+        func = call.func
+        if m.matches(func, m.Attribute(value=m.Name("self"), attr=m.Name())) and (
+                func.attr.value in self.methods and func.attr.value not in self._active):
+            method = self.methods[func.attr.value]
+            names = [p.name.value for p in _positional(method)[1:]]
+            return True, self._run(method, self.bind(call, names, ev))
+        return False, None
+
+    @staticmethod
+    def bind(call: cst.Call, names: list[str], ev: dims.Evaluator) -> dict[str, dims.Dim]:
+        """Sizes of a call's arguments by parameter name (positions follow `names`)."""
+        out: dict[str, dims.Dim] = {}
+        for i, arg in enumerate(call.args):
+            size = ev.size(arg.value)
+            if arg.keyword is not None:
+                out[arg.keyword.value] = size
+            elif not arg.star and i < len(names):
+                out[names[i]] = size
+        return out
+
+    # -- helpers for rules -------------------------------------------------------------------
+
+    def hoist(self, expr: cst.BaseExpression, site: Site, construct: str,
+              section: str = SECTION) -> cst.BaseExpression:
+        """`expr` from the site's method as `__init__` writes it (sizes and aliases resolved)."""
+        if site.method == INIT:
+            return expr
+        try:
+            return hoist.hoist(expr, self.ctx, self.aliases, site.inputs or {}, construct,
+                               section)
+        except Refusal as refusal:
+            raise _at(refusal, site.ctor) from None
+
+    def site_of_class(self, class_name: str) -> list[Site]:
+        return [s for s in self.sites if s.data.get("class") == class_name]
+
+
+def _positional(method: cst.FunctionDef) -> list[cst.Param]:
+    return [*method.params.posonly_params, *method.params.params]
+
+
+def _at(refusal: Refusal, node: cst.CSTNode) -> Refusal:
+    refusal.node = node
+    return refusal

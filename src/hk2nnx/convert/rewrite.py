@@ -1,0 +1,50 @@
+"""The one rewriting pass: applies scheduled edits bottom-up, building on `updated_node`."""
+
+from __future__ import annotations
+
+import libcst as cst
+import libcst.matchers as m
+
+from hk2nnx.convert.context import FileContext
+
+_STATEMENT = m.SimpleStatementLine() | m.BaseCompoundStatement()
+
+
+class _Apply(cst.CSTTransformer):
+    def __init__(self, ctx: FileContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+
+    def on_leave(self, original, updated):
+        result = updated
+        for fn in self.ctx.edits.get(original, ()):
+            if not isinstance(result, cst.CSTNode):
+                break
+            result = fn(result)
+        marks = self.ctx.markers.get(original)
+        if marks and m.matches(result, _STATEMENT):
+            result = _marked(result, marks)
+        before = self.ctx.before.get(original)
+        if before:
+            return _prepend(before, result)
+        return result
+
+
+def _marked(stmt: cst.BaseStatement, marks: list[str]) -> cst.BaseStatement:
+    present = {line.comment.value for line in stmt.leading_lines if line.comment}
+    new = [cst.EmptyLine(comment=cst.Comment(text)) for text in marks if text not in present]
+    return stmt.with_changes(leading_lines=[*stmt.leading_lines, *new]) if new else stmt
+
+
+def _prepend(before: list[cst.BaseStatement], result) -> cst.FlattenSentinel:
+    """New statements go before `result`, which hands them its leading comments and blanks."""
+    first, *rest = before
+    if isinstance(result, cst.RemovalSentinel):
+        return cst.FlattenSentinel([first, *rest])
+    first = first.with_changes(leading_lines=result.leading_lines)
+    result = result.with_changes(leading_lines=())
+    return cst.FlattenSentinel([first, *rest, result])
+
+
+def apply_edits(ctx: FileContext) -> cst.Module:
+    return ctx.tree.visit(_Apply(ctx))

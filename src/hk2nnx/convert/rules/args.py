@@ -1,0 +1,51 @@
+"""Shared argument handling for rules: binding call arguments to names, rendering keyword lists."""
+
+from __future__ import annotations
+
+import libcst as cst
+import libcst.matchers as m
+
+
+def bind(call: cst.Call, names: list[str] | tuple[str, ...]) -> dict[str, cst.Arg]:
+    """A call's arguments by parameter name: positions follow `names`, keywords their own."""
+    out: dict[str, cst.Arg] = {}
+    for i, arg in enumerate(call.args):
+        if arg.keyword is not None:
+            out[arg.keyword.value] = arg
+        elif not arg.star and i < len(names):
+            out[names[i]] = arg
+    return out
+
+
+def has_star(call: cst.Call) -> bool:
+    return any(arg.star for arg in call.args)
+
+
+def literal_string(expr: cst.BaseExpression) -> str | None:
+    if m.matches(expr, m.SimpleString()):
+        return expr.evaluated_value
+    return None
+
+
+def render(positional: list[str], keywords: list[tuple[str, str]]) -> str:
+    """`a, b, k=v` from rendered pieces."""
+    return ", ".join([*positional, *(f"{k}={v}" for k, v in keywords)])
+
+
+def drop_args(call: cst.Call, drop: set[int]) -> cst.Call:
+    """`call` without the arguments at the given indices, commas tidied."""
+    kept = [a for i, a in enumerate(call.args) if i not in drop]
+    if kept and kept[-1].comma is not cst.MaybeSentinel.DEFAULT and len(kept) < len(call.args):
+        if call.args[-1].comma is cst.MaybeSentinel.DEFAULT:
+            kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    return call.with_changes(args=kept)
+
+
+def with_keyword(call: cst.Call, keyword: str, code: str) -> cst.Call:
+    """`call` with `keyword=code` appended."""
+    args = list(call.args)
+    if args and args[-1].comma is cst.MaybeSentinel.DEFAULT:
+        args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+    args.append(cst.Arg(cst.parse_expression(code), keyword=cst.Name(keyword),
+                        equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))))
+    return call.with_changes(args=args)

@@ -1,0 +1,122 @@
+"""HK010 haiku-layer: a Haiku layer built inline becomes an NNX layer attribute built in __init__.
+
+What it converts: every layer in `hk2nnx.mappings.constructors.CONSTRUCTORS` (Linear, Conv1D/2D/3D,
+LayerNorm, RMSNorm, BatchNorm, Embed), through one generic engine that reads the table.
+Haiku: `x = hk.Linear(self.features, with_bias=False)(x)` in a method.
+NNX: `self.linear = nnx.Linear(in_features, features, use_bias=False, rngs=rngs)` in
+`__init__` and `x = self.linear(x)` in the method. The input size comes from the data flow;
+defaults that differ (LayerNorm's eps) are passed explicitly; the attribute is named by
+`hk2nnx.program.naming` so ported checkpoints load.
+Fix safety: safe (initializers without an NNX equivalent are dropped with a warning: fresh
+initialisation then differs, ported weights do not).
+Guide section: "Basic Module definition".
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+import libcst.matchers as m
+
+from hk2nnx.convert import dims
+from hk2nnx.convert.findings import Refusal, Safety, Severity
+from hk2nnx.convert.names import haiku_default_name
+from hk2nnx.convert.rules import base
+from hk2nnx.convert.rules.args import bind, has_star, literal_string, render
+from hk2nnx.convert.rules.initializers import nnx_initializer
+from hk2nnx.mappings.constructors import BY_HAIKU, INITIALIZER, INPUT, NTUPLE, ConstructorMapping
+
+INFO = base.info("HK010", "haiku-layer", Safety.SAFE, "Basic Module definition", __name__)
+
+
+class LayerRule(base.SiteRule):
+    info = INFO
+
+    def claims(self, qualname, ctx) -> bool:
+        return qualname in BY_HAIKU
+
+    def _bound(self, site) -> dict[str, cst.Arg]:
+        mapping = BY_HAIKU[site.data["qualname"]]
+        if has_star(site.ctor):
+            raise Refusal(mapping.haiku, "*args/**kwargs hide which arguments are given",
+                          mapping.section, INFO.code)
+        return bind(site.ctor, [a.haiku for a in mapping.args])
+
+    def haiku_name(self, site, plan) -> str:
+        site.data["qualname"] = plan.ctx.qualname(site.ctor.func)
+        mapping = BY_HAIKU[site.data["qualname"]]
+        given = self._bound(site).get("name")
+        if given is None or literal_string(given.value) is None:
+            if given is not None and plan.ctx.code(given.value) != "None":
+                raise Refusal(mapping.haiku, "its name= is not a string literal, so the NNX "
+                              "attribute cannot be named statically", mapping.section, INFO.code)
+            return haiku_default_name(mapping.haiku_class_name)
+        return literal_string(given.value)
+
+    def input_names(self, site, plan, call) -> list[str]:
+        mapping = BY_HAIKU[site.data["qualname"]]
+        return [c.haiku for c in sorted(mapping.call, key=lambda c: c.position)]
+
+    def out_dim(self, site, plan, inputs) -> dims.Dim:
+        mapping = BY_HAIKU[site.data["qualname"]]
+        if mapping.out_features is None:
+            return inputs.get(_input_name(mapping))
+        given = self._bound(site).get(mapping.out_features)
+        return plan.hoist(given.value, site, mapping.haiku) if given is not None else None
+
+    def build(self, site, plan) -> str:
+        mapping = BY_HAIKU[site.data["qualname"]]
+        bound = self._bound(site)
+        values: dict[str, str] = {}
+        if mapping.in_features:
+            size = (site.inputs or {}).get(_input_name(mapping))
+            if size is None:
+                raise Refusal(mapping.haiku, "the size of its input cannot be followed through "
+                              "the code; pass it to the constructor by hand or give --input",
+                              mapping.section, INFO.code)
+            values[mapping.in_features] = dims.code(size)
+        for arg in mapping.args:
+            values.update(self._convert(arg, bound.get(arg.haiku), site, plan, mapping))
+        positional = [values.pop(p) for p in mapping.positional if p in values]
+        return f"{mapping.nnx}({render(positional, [*values.items(), ('rngs', 'rngs')])})"
+
+    def _convert(self, arg, given, site, plan, mapping) -> dict[str, str]:
+        if given is None:
+            return {arg.nnx: arg.haiku_default} if arg.haiku_default and arg.nnx else {}
+        value = plan.hoist(given.value, site, mapping.haiku, mapping.section)
+        text = plan.ctx.code(value)
+        if arg.only and text not in arg.only:
+            raise Refusal(mapping.haiku, f"{arg.haiku}={text} has no NNX equivalent "
+                          f"({mapping.notes or 'not in the mapping table'})", mapping.section,
+                          INFO.code)
+        if arg.nnx is None:
+            return {}
+        if arg.convert == NTUPLE:
+            return {arg.nnx: _ntuple(value, text, mapping, plan.ctx)}
+        if arg.convert == INITIALIZER and text != "None":
+            converted = nnx_initializer(value, plan.ctx, lambda e: e)
+            if converted is None:
+                plan.ctx.report(INFO.code, given, f"{arg.haiku}={text} has no NNX initializer in "
+                                "the table; NNX's default is used (ported weights are exact, "
+                                "fresh initialisation differs)", Severity.WARNING, Safety.REVIEW)
+                return {}
+            return {arg.nnx: converted}
+        return {} if text == "None" and arg.convert == INITIALIZER else {arg.nnx: text}
+
+    def rewrite_args(self, site, plan, call: cst.Call) -> cst.Call:
+        return call
+
+
+def _input_name(mapping: ConstructorMapping) -> str:
+    return next(c.haiku for c in mapping.call if c.role == INPUT)
+
+
+def _ntuple(value: cst.BaseExpression, text: str, mapping: ConstructorMapping, ctx) -> str:
+    if m.matches(value, m.Integer()) and mapping.spatial_dims > 1:
+        return "(" + ", ".join([text] * mapping.spatial_dims) + ")"
+    if mapping.spatial_dims == 1 or m.matches(value, m.Tuple() | m.List()):
+        return text
+    raise Refusal(mapping.haiku, f"kernel_shape={text} may be an int (one size for every "
+                  "spatial axis) or a tuple; NNX needs the tuple", mapping.section, INFO.code)
+
+
+base.register_site(LayerRule())

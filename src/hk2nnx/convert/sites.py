@@ -1,0 +1,129 @@
+"""Finding sites: the places in a module body where Haiku builds modules, params or state."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import libcst as cst
+import libcst.matchers as m
+
+from hk2nnx.convert import dims
+from hk2nnx.convert.findings import Refusal
+from hk2nnx.convert.names import is_haiku
+from hk2nnx.convert.rules.base import SiteRule, site_rule_for
+
+if TYPE_CHECKING:
+    from hk2nnx.convert.context import FileContext
+
+INIT = "__init__"
+CALL = "__call__"
+SECTION = "Basic Module definition"
+# Ancestors under which a site runs a number of times only the data decides.
+_NESTED = (m.For() | m.While() | m.If() | m.Try() | m.Lambda() | m.FunctionDef() | m.ListComp()
+           | m.SetComp() | m.DictComp() | m.GeneratorExp() | m.IfExp())
+
+
+@dataclasses.dataclass(eq=False)
+class Site:
+    """One construct in a module body and what it becomes in NNX."""
+
+    rule: SiteRule
+    method: str  # the method Haiku builds it in
+    ctor: cst.Call  # module rules: the constructor call; function rules: the call itself
+    apply: cst.Call | None = None  # the inline application `Ctor(...)(x)`
+    target: str | None = None  # `self.X` in __init__, or the local `v = Ctor(...)`
+    holder: cst.CSTNode | None = None  # the statement storing it in `target`
+    haiku_name: str | None = None  # Haiku's module name after numbering (module rules)
+    attr: str = ""  # the NNX attribute
+    inputs: dict[str, dims.Dim] | None = None  # sizes flowing into the first application
+    applies: list[cst.Call] = dataclasses.field(default_factory=list)
+    data: dict = dataclasses.field(default_factory=dict)  # rule-specific findings
+
+    @property
+    def is_module(self) -> bool:
+        return self.rule.kind == "module"
+
+    def call_node(self) -> cst.Call:
+        return self.apply or self.ctor
+
+
+def find_sites(method: cst.FunctionDef, ctx: FileContext, section: str = SECTION) -> list[Site]:
+    """Sites of one method, in source (= creation) order; Refusal for the unconvertible."""
+    name = method.name.value
+    sites: list[Site] = []
+    locals_: dict[str, Site] = {}
+    calls = _calls(method.body)
+    rules = {call: site_rule_for(ctx.qualname(call.func), ctx) for call in calls}
+    claimed = [c for c, r in rules.items() if r is not None]
+    for call in calls:
+        rule = rules[call]
+        if rule is None:
+            _check_unhandled(call, ctx, claimed, section)
+            continue
+        if _nested(call, method, ctx):
+            raise Refusal(ctx.code(call.func), "it runs inside a loop, branch or nested function, "
+                          "so how many Haiku modules it builds depends on the data", section)
+        site = Site(rule, name, call)
+        if rule.kind == "module":
+            _place_module(site, call, ctx, locals_, section)
+        sites.append(site)
+    return sites
+
+
+def _calls(body: cst.CSTNode) -> list[cst.Call]:
+    return list(m.findall(body, m.Call()))
+
+
+def _nested(call: cst.Call, method: cst.FunctionDef, ctx: FileContext) -> bool:
+    node = ctx.parent(call)
+    while node is not None and node is not method:
+        if m.matches(node, _NESTED):
+            return True
+        node = ctx.parent(node)
+    return False
+
+
+def _check_unhandled(call: cst.Call, ctx: FileContext, claimed: list[cst.Call],
+                     section: str) -> None:
+    qualname = ctx.qualname(call.func)
+    if not is_haiku(qualname):
+        return
+    node = ctx.parent(call)
+    while node is not None:
+        if any(node is c for c in claimed):
+            return  # an argument of a converted call: its rule decides
+        node = ctx.parent(node)
+    raise Refusal(ctx.code(call.func), f"no rule converts {qualname} yet", section, "HK000")
+
+
+def _place_module(site: Site, call: cst.Call, ctx: FileContext, locals_: dict[str, Site],
+                  section: str) -> None:
+    parent = ctx.parent(call)
+    if m.matches(parent, m.Call()) and parent.func is call:
+        site.apply = parent
+        site.applies.append(parent)
+        return
+    if m.matches(parent, m.Assign(targets=[m.AssignTarget(target=m.Name() | m.Attribute(
+            value=m.Name("self"), attr=m.Name()))])):
+        target = parent.targets[0].target
+        site.target = target.value if m.matches(target, m.Name()) else target.attr.value
+        site.data["local"] = m.matches(target, m.Name())
+        site.holder = ctx.statement_of(call)
+        locals_[site.target] = site
+        return
+    raise Refusal(ctx.code(call.func), "the module is used in a way the converter does not "
+                  "follow (store it in a variable or call it directly)", section)
+
+
+def applications(method: cst.FunctionDef, sites: list[Site], ctx: FileContext) -> None:
+    """Records `v(...)` and `self.X(...)` calls of sites stored in a variable or attribute."""
+    by_local = {s.target: s for s in sites if s.target and s.data.get("local")}
+    by_attr = {s.target: s for s in sites if s.target and not s.data.get("local")}
+    for call in _calls(method.body):
+        func = call.func
+        if m.matches(func, m.Name()) and func.value in by_local:
+            by_local[func.value].applies.append(call)
+        elif m.matches(func, m.Attribute(value=m.Name("self"), attr=m.Name())) and (
+                func.attr.value in by_attr):
+            by_attr[func.attr.value].applies.append(call)

@@ -1,0 +1,198 @@
+"""DATA: how each Haiku layer constructor and initializer maps onto its Flax NNX counterpart.
+
+Hand-written from the installed signatures; `tests/convert/test_constructor_table.py` checks every
+argument name (and every default recorded here) against `inspect.signature` of haiku and flax.
+Read by one generic engine, `hk2nnx.convert.rules.layers`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+COPY = "copy"  # the expression moves unchanged
+NTUPLE = "ntuple"  # an int literal is replicated to the layer's spatial rank: 3 -> (3, 3)
+INITIALIZER = "initializer"  # a Haiku initializer becomes the NNX one (INITIALIZERS)
+
+IS_TRAINING = "is_training"  # a call argument that becomes the module's train/eval mode
+INPUT = "input"  # the call argument that is the layer's input
+
+
+@dataclasses.dataclass(frozen=True)
+class Arg:
+    """One Haiku constructor argument and where it goes in the NNX constructor."""
+
+    haiku: str
+    nnx: str | None  # None: consumed by the converter (e.g. `name` names the attribute)
+    convert: str = COPY
+    haiku_default: str | None = None  # passed explicitly when absent: NNX's default differs
+    only: tuple[str, ...] = ()  # the only values (source text) NNX can express; else manual
+
+
+@dataclasses.dataclass(frozen=True)
+class CallArg:
+    """One argument of the Haiku layer's `__call__`, by position and name."""
+
+    haiku: str
+    position: int
+    role: str  # INPUT or IS_TRAINING
+    nnx: str | None = None  # NNX call keyword that takes the role's value, if kept
+
+
+@dataclasses.dataclass(frozen=True)
+class ConstructorMapping:
+    """A Haiku layer class and the NNX constructor call that replaces it."""
+
+    haiku: str  # public qualified name, e.g. "haiku.Linear"
+    nnx: str  # e.g. "nnx.Linear", as written in converted code (`from flax import nnx`)
+    args: tuple[Arg, ...]
+    in_features: str | None  # NNX argument receiving the input's last-axis size
+    out_features: str | None  # Haiku argument giving the output's last-axis size; None: same
+    positional: tuple[str, ...] = ()  # NNX arguments written positionally, in this order
+    call: tuple[CallArg, ...] = (CallArg("inputs", 0, INPUT),)
+    spatial_dims: int = 0
+    section: str = "Basic Module definition"
+    notes: str = ""
+
+    @property
+    def haiku_class_name(self) -> str:
+        return self.haiku.rsplit(".", 1)[-1]
+
+    def arg(self, haiku_name: str) -> Arg | None:
+        return next((a for a in self.args if a.haiku == haiku_name), None)
+
+
+@dataclasses.dataclass(frozen=True)
+class InitializerMapping:
+    """A Haiku initializer (class or function) and the NNX initializer factory replacing it."""
+
+    haiku: str  # qualified name, e.g. "haiku.initializers.TruncatedNormal"
+    nnx: str  # as written in converted code, e.g. "nnx.initializers.truncated_normal"
+    args: tuple[Arg, ...] = ()
+    factory: bool = True  # False: the NNX name is itself the initializer (zeros, ones)
+
+
+_NAME = Arg("name", None)
+_W_B = (Arg("w_init", "kernel_init", INITIALIZER), Arg("b_init", "bias_init", INITIALIZER))
+_LAST_AXIS = ("-1",)
+
+
+def _conv(cls: str, dims: int, data_format: str) -> ConstructorMapping:
+    return ConstructorMapping(
+        f"haiku.{cls}", "nnx.Conv",
+        (
+            Arg("output_channels", "out_features"),
+            Arg("kernel_shape", "kernel_size", NTUPLE),
+            Arg("stride", "strides"),
+            Arg("rate", "kernel_dilation"),
+            Arg("padding", "padding"),
+            Arg("with_bias", "use_bias"),
+            *_W_B,
+            Arg("data_format", None, only=(repr(data_format), f'"{data_format}"')),
+            Arg("mask", None, only=("None",)),
+            Arg("feature_group_count", "feature_group_count"),
+            _NAME,
+        ),
+        in_features="in_features", out_features="output_channels",
+        positional=("in_features", "out_features", "kernel_size"), spatial_dims=dims,
+        notes="channels-first data_format has no NNX equivalent",
+    )
+
+
+CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
+    ConstructorMapping(
+        "haiku.Linear", "nnx.Linear",
+        (Arg("output_size", "out_features"), Arg("with_bias", "use_bias"), *_W_B, _NAME),
+        in_features="in_features", out_features="output_size",
+        positional=("in_features", "out_features"),
+    ),
+    _conv("Conv1D", 1, "NWC"),
+    _conv("Conv2D", 2, "NHWC"),
+    _conv("Conv3D", 3, "NDHWC"),
+    ConstructorMapping(
+        "haiku.LayerNorm", "nnx.LayerNorm",
+        (
+            Arg("axis", None, only=_LAST_AXIS),
+            Arg("create_scale", "use_scale"),
+            Arg("create_offset", "use_bias"),
+            Arg("eps", "epsilon", haiku_default="1e-05"),
+            Arg("scale_init", "scale_init", INITIALIZER),
+            Arg("offset_init", "bias_init", INITIALIZER),
+            Arg("use_fast_variance", "use_fast_variance", haiku_default="False"),
+            _NAME,
+            Arg("param_axis", None, only=("None",) + _LAST_AXIS),
+        ),
+        in_features="num_features", out_features=None, positional=("num_features",),
+        notes="only the last axis is normalised in this mapping",
+    ),
+    ConstructorMapping(
+        "haiku.RMSNorm", "nnx.RMSNorm",
+        (
+            Arg("axis", None, only=_LAST_AXIS),
+            Arg("eps", "epsilon", haiku_default="1e-05"),
+            Arg("scale_init", "scale_init", INITIALIZER),
+            _NAME,
+            Arg("create_scale", "use_scale"),
+            Arg("param_axis", None, only=("None",) + _LAST_AXIS),
+        ),
+        in_features="num_features", out_features=None, positional=("num_features",),
+    ),
+    ConstructorMapping(
+        "haiku.BatchNorm", "nnx.BatchNorm",
+        (
+            Arg("create_scale", "use_scale"),
+            Arg("create_offset", "use_bias"),
+            Arg("decay_rate", "momentum"),
+            Arg("eps", "epsilon"),
+            Arg("scale_init", "scale_init", INITIALIZER),
+            Arg("offset_init", "bias_init", INITIALIZER),
+            Arg("axis", None, only=("None",)),
+            Arg("cross_replica_axis", "axis_name"),
+            Arg("cross_replica_axis_index_groups", "axis_index_groups"),
+            Arg("data_format", None, only=("'channels_last'", '"channels_last"')),
+            _NAME,
+        ),
+        in_features="num_features", out_features=None, positional=("num_features",),
+        call=(CallArg("inputs", 0, INPUT),
+              CallArg("is_training", 1, IS_TRAINING, "use_running_average")),
+        section="Handling non-parameter states",
+        notes="Haiku's moving averages are zero-debiased, nnx.BatchNorm's are not",
+    ),
+    ConstructorMapping(
+        "haiku.Embed", "nnx.Embed",
+        (
+            Arg("vocab_size", "num_embeddings"),
+            Arg("embed_dim", "features"),
+            Arg("embedding_matrix", None, only=("None",)),
+            Arg("w_init", "embedding_init", INITIALIZER),
+            Arg("lookup_style", None, only=("'ARRAY_INDEX'", '"ARRAY_INDEX"')),
+            _NAME,
+            Arg("precision", None),  # unused by ARRAY_INDEX lookups
+        ),
+        in_features=None, out_features="embed_dim", positional=("num_embeddings", "features"),
+        call=(CallArg("ids", 0, INPUT),),
+    ),
+)
+
+INITIALIZERS: tuple[InitializerMapping, ...] = (
+    InitializerMapping("haiku.initializers.Constant", "nnx.initializers.constant",
+                       (Arg("constant", "value"),)),
+    InitializerMapping("haiku.initializers.RandomNormal", "nnx.initializers.normal",
+                       (Arg("stddev", "stddev", haiku_default="1.0"),
+                        Arg("mean", None, only=("0.0", "0", "0."),))),
+    InitializerMapping("haiku.initializers.TruncatedNormal", "nnx.initializers.truncated_normal",
+                       (Arg("stddev", "stddev", haiku_default="1.0"),
+                        Arg("mean", None, only=("0.0", "0", "0.")),
+                        Arg("lower", "lower"), Arg("upper", "upper"))),
+    InitializerMapping("haiku.initializers.VarianceScaling", "nnx.initializers.variance_scaling",
+                       (Arg("scale", "scale", haiku_default="1.0"),
+                        Arg("mode", "mode", haiku_default="'fan_in'"),
+                        Arg("distribution", "distribution", haiku_default="'truncated_normal'"),
+                        Arg("fan_in_axes", None, only=("None",)))),
+    InitializerMapping("haiku.initializers.Orthogonal", "nnx.initializers.orthogonal",
+                       (Arg("scale", "scale"), Arg("axis", "column_axis"))),
+    InitializerMapping("jax.numpy.zeros", "nnx.initializers.zeros", factory=False),
+    InitializerMapping("jax.numpy.ones", "nnx.initializers.ones", factory=False),
+)
+
+BY_HAIKU: dict[str, ConstructorMapping] = {c.haiku: c for c in CONSTRUCTORS}
+INITIALIZER_BY_HAIKU: dict[str, InitializerMapping] = {i.haiku: i for i in INITIALIZERS}
