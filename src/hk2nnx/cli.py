@@ -27,9 +27,21 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module, help_text) in _COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
-        module.add_arguments(p)
+        try:
+            module.add_arguments(p)
+        except ImportError as err:  # one broken component must not take the others down
+            p.add_argument("rest", nargs=argparse.REMAINDER)
+            p.set_defaults(_run=_unavailable(name, err))
+            continue
         p.set_defaults(_run=module.run)
     return parser
+
+
+def _unavailable(name: str, err: ImportError):
+    def run(args: argparse.Namespace) -> int:
+        raise RuntimeError(f"the {name} command cannot load ({err}); reinstall hk2nnx")
+
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
