@@ -40,7 +40,9 @@ def _import_file(path: Path):
         compile(source, str(path), "exec")
     except SyntaxError as err:
         raise UsageError(f"{path}:{err.lineno}:{err.offset}: syntax error: {err.msg}") from None
-    module_name = f"_hk2nnx_target_{path.stem}_{uuid.uuid4().hex[:8]}"
+    # Classes keep readable qualified names (`layer_stack.Tower`) unless the stem is taken.
+    module_name = path.stem if path.stem.isidentifier() and path.stem not in sys.modules \
+        else f"_hk2nnx_target_{path.stem}_{uuid.uuid4().hex[:8]}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
