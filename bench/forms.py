@@ -85,11 +85,12 @@ def train_step(model: nnx.Module, optimizer: nnx.Optimizer, x: jax.Array,
 def train_step_tree(model: nnx.Module, optimizer: nnx.Optimizer, x: jax.Array,
                     y: jax.Array) -> jax.Array:
     """Tree mode: a gradient over the whole model fails on the uint32 RNG key, so split the
-    Params out first and carry the rest (RNG counters, BatchNorm statistics) as aux."""
+    Params out first and carry the rest (RNG counters, BatchNorm statistics) as aux. The merge
+    copies, because the RNG counter may only be bumped by Variables of the gradient's own trace."""
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
 
     def loss_fn(params):
-        model = nnx.merge(graphdef, params, rest)
+        model = nnx.merge(graphdef, params, rest, copy=True)
         return xent(model(x), y), nnx.state(model, nnx.Not(nnx.Param))
 
     (loss, rest), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)

@@ -15,6 +15,7 @@ from pathlib import Path
 import haiku as hk
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 REPO = Path(__file__).resolve().parent.parent
@@ -149,13 +150,13 @@ class ModelSpec:
     haiku: Callable[[jax.Array, bool], jax.Array]  # forward(x, training)
     nnx: Callable[[nnx.Rngs], nnx.Module] | None  # None: NNX version not available yet
     dropout: bool = False  # Haiku forward needs an rng when training
-    heavy: bool = False  # quick mode runs only the emitted form
     check: ModelSpec | None = None  # variant for the numeric check (dropout rate 0), if differs
 
     def batch_data(self, seed: int = 0) -> tuple[jax.Array, jax.Array]:
-        kx, ky = jax.random.split(jax.random.key(seed))
-        x = jax.random.normal(kx, (self.batch, *self.features), jnp.float32)
-        return x, jax.random.randint(ky, (self.batch,), 0, self.classes)
+        """numpy draws: eager jax.random would compile a kernel per shape, seconds in quick mode."""
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((self.batch, *self.features), dtype=np.float32)
+        return jnp.asarray(x), jnp.asarray(rng.integers(0, self.classes, self.batch, np.int32))
 
 
 def _mlp(name: str, batch: int, din: int, hidden: int, classes: int,
@@ -181,7 +182,7 @@ def _resnet(name: str, batch: int) -> ModelSpec:
     factory = _load_resnet_nnx()
     return ModelSpec(
         name, batch, (32, 32, 3), 10, haiku=hk_resnet18(10),
-        nnx=(lambda rngs: factory(10, rngs)) if factory else None, heavy=True)
+        nnx=(lambda rngs: factory(10, rngs)) if factory else None)
 
 
 def model_table(quick: bool) -> list[ModelSpec]:
