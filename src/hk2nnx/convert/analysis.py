@@ -19,7 +19,7 @@ class FileAnalysis:
     ctx: FileContext
     index: FileIndex
     plans: dict[str, ClassPlan] = dataclasses.field(default_factory=dict)
-    _analyzing: set[str] = dataclasses.field(default_factory=set)
+    consumed_tree_args: list[cst.Name] = dataclasses.field(default_factory=list)
 
     def plan(self, class_name: str) -> ClassPlan:
         """The analysed plan of a module class in this file (children analysed first)."""

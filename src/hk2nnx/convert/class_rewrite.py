@@ -69,13 +69,10 @@ def _append(block: cst.IndentedBlock, extra: list[cst.BaseStatement]) -> cst.Ind
 
 
 def _insert_init(plan: ClassPlan, node: cst.ClassDef) -> None:
-    lines = constructions(plan)
-    if not (lines or plan.used_features or plan.needs_rngs):
+    created = _init_lines(plan)
+    if not created:
         return
-    signature = ", ".join(["self", *(f"{f}: int" for f in plan.used_features),
-                           *(["rngs: nnx.Rngs"] if plan.needs_rngs else [])])
-    code = f"def __init__({signature}):\n" + "".join(f"    {line}\n" for line in lines or ["pass"])
-    new = cst.parse_statement(code)
+    new = created[0]
     first = next((s for s in node.body.body if m.matches(s, m.FunctionDef())), None)
     if first is not None:
         plan.ctx.before.setdefault(first, []).append(new)
@@ -142,3 +139,24 @@ def _drop_flag_arguments(plan: ClassPlan, method: cst.FunctionDef) -> None:
             drop = flags.flag_positions(plan.methods[callee], call, plan.flags.get(callee, {}))
             if drop:
                 plan.ctx.edit(call, lambda u, d=drop: params.drop_args(u, d))
+
+
+def function_as_class(fn: cst.FunctionDef, plan: ClassPlan) -> cst.ClassDef:
+    """`def forward(x): ...hk.get_parameter...` -> `class Forward(nnx.Module)` with `__call__`."""
+    params = fn.params.with_changes(params=[cst.Param(cst.Name("self")), *fn.params.params])
+    call = fn.with_changes(name=cst.Name("__call__"), params=params,
+                           leading_lines=[cst.EmptyLine(indent=False)] if _init_lines(plan) else [])
+    body = [*_init_lines(plan), call]
+    return cst.ClassDef(name=cst.Name(plan.name), body=cst.IndentedBlock(body=body),
+                        bases=[cst.Arg(cst.parse_expression("nnx.Module"))],
+                        leading_lines=fn.leading_lines)
+
+
+def _init_lines(plan: ClassPlan) -> list[cst.BaseStatement]:
+    lines = constructions(plan)
+    if not (lines or plan.used_features or plan.needs_rngs):
+        return []
+    signature = ", ".join(["self", *(f"{f}: int" for f in plan.used_features),
+                           *(["rngs: nnx.Rngs"] if plan.needs_rngs else [])])
+    code = f"def __init__({signature}):\n" + "".join(f"    {line}\n" for line in lines or ["pass"])
+    return [cst.parse_statement(code)]

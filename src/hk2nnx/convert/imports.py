@@ -5,44 +5,25 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+from libcst.codemod.visitors import AddImportsVisitor
+from libcst.metadata import GlobalScope, MetadataWrapper, ScopeProvider
 
 from hk2nnx.convert.names import is_haiku
 
 # Names generated code may use, and the import that provides each.
-_PROVIDERS = {"nnx": ("flax", "nnx", None), "jnp": ("jax.numpy", None, "jnp"), "jax": ("jax", None,
-                                                                                      None)}
+PROVIDERS = {"nnx": ("flax", "nnx", None), "jnp": ("jax.numpy", None, "jnp"),
+             "jax": ("jax", None, None)}
 
 
 def schedule_imports(tree: cst.Module, generated: set[str]) -> cst.Module:
     """Removes unused haiku imports; adds imports for names the generated code uses."""
+    tree = _remove_unused_haiku(tree)
     context = CodemodContext()
-    for stmt in tree.body:
-        if m.matches(stmt, m.SimpleStatementLine()):
-            for small in stmt.body:
-                _schedule_removal(context, small)
     bound = _bound_names(tree)
     for name in sorted(generated - bound):
-        module, obj, alias = _PROVIDERS[name]
+        module, obj, alias = PROVIDERS[name]
         AddImportsVisitor.add_needed_import(context, module, obj, alias)
-    tree = RemoveImportsVisitor(context).transform_module(tree)
     return AddImportsVisitor(context).transform_module(tree)
-
-
-def _schedule_removal(context: CodemodContext, small: cst.BaseSmallStatement) -> None:
-    if m.matches(small, m.Import()):
-        for alias in small.names:
-            name = _dotted(alias.name)
-            if is_haiku(name):
-                asname = alias.asname.name.value if alias.asname else None
-                RemoveImportsVisitor.remove_unused_import(context, name, asname=asname)
-    elif m.matches(small, m.ImportFrom()) and small.module is not None:
-        module = _dotted(small.module)
-        if is_haiku(module) and not m.matches(small.names, m.ImportStar()):
-            for alias in small.names:
-                asname = alias.asname.name.value if alias.asname else None
-                RemoveImportsVisitor.remove_unused_import(
-                    context, module, _dotted(alias.name), asname)
 
 
 def _dotted(node: cst.BaseExpression) -> str:
@@ -51,14 +32,77 @@ def _dotted(node: cst.BaseExpression) -> str:
     return f"{_dotted(node.value)}.{node.attr.value}"
 
 
+def _bound_name(alias: cst.ImportAlias) -> str:
+    return _dotted(alias.asname.name if alias.asname else alias.name).split(".")[0]
+
+
+def _haiku_aliases(small: cst.BaseSmallStatement) -> list[cst.ImportAlias]:
+    if m.matches(small, m.Import()):
+        return [a for a in small.names if is_haiku(_dotted(a.name))]
+    if m.matches(small, m.ImportFrom()) and small.module is not None and is_haiku(
+            _dotted(small.module)) and not m.matches(small.names, m.ImportStar()):
+        return list(small.names)
+    return []
+
+
+def _remove_unused_haiku(tree: cst.Module) -> cst.Module:
+    wrapper = MetadataWrapper(tree)
+    scopes = wrapper.resolve(ScopeProvider)
+    scope = next((s for s in scopes.values() if isinstance(s, GlobalScope)), None)
+    if scope is None:
+        return tree
+    unused = {alias for stmt in wrapper.module.body
+              if m.matches(stmt, m.SimpleStatementLine())
+              for small in stmt.body for alias in _haiku_aliases(small)
+              if not any(a.references for a in scope[_bound_name(alias)])}
+    return wrapper.module.visit(_DropAliases(unused)) if unused else tree
+
+
+class _DropAliases(cst.CSTTransformer):
+    """Drops the given import aliases; a statement left empty hands its blank lines on."""
+
+    def __init__(self, unused: set[cst.ImportAlias]) -> None:
+        super().__init__()
+        self.unused = unused
+        self.carry: list[cst.EmptyLine] = []
+
+    def leave_SimpleStatementLine(self, original, updated):
+        if self.carry and not any(_haiku_aliases(s) for s in original.body):
+            lines = [*self.carry, *updated.leading_lines] if not updated.leading_lines else \
+                updated.leading_lines
+            self.carry = []
+            return updated.with_changes(leading_lines=lines)
+        body = []
+        for old, small in zip(original.body, updated.body):
+            if not _haiku_aliases(old):
+                body.append(small)
+                continue
+            kept = [a for a, o in zip(small.names, old.names) if o not in self.unused]
+            if kept:
+                kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                body.append(small.with_changes(names=kept))
+        if body:
+            return updated.with_changes(body=body)
+        if not self.carry:
+            self.carry = [ln for ln in original.leading_lines if ln.comment is None]
+        return cst.RemovalSentinel.REMOVE
+
+    def on_leave(self, original, updated):
+        if self.carry and m.matches(updated, m.BaseCompoundStatement()):
+            lines = updated.leading_lines or self.carry
+            self.carry = []
+            updated = updated.with_changes(leading_lines=lines)
+        return super().on_leave(original, updated)
+
+
 def _bound_names(tree: cst.Module) -> set[str]:
     """Top-level names bound by imports (what generated code can already refer to)."""
     names = set()
     for stmt in tree.body:
-        for small in getattr(stmt, "body", ()) if m.matches(stmt, m.SimpleStatementLine()) else ():
+        if not m.matches(stmt, m.SimpleStatementLine()):
+            continue
+        for small in stmt.body:
             if m.matches(small, m.Import() | m.ImportFrom()) and not m.matches(
                     getattr(small, "names", None), m.ImportStar()):
-                for alias in small.names:
-                    bound = alias.asname.name if alias.asname else alias.name
-                    names.add(_dotted(bound).split(".")[0])
+                names.update(_bound_name(alias) for alias in small.names)
     return names

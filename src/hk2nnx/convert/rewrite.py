@@ -8,12 +8,14 @@ import libcst.matchers as m
 from hk2nnx.convert.context import FileContext
 
 _STATEMENT = m.SimpleStatementLine() | m.BaseCompoundStatement()
+_DEF = m.FunctionDef() | m.ClassDef()
 
 
 class _Apply(cst.CSTTransformer):
     def __init__(self, ctx: FileContext) -> None:
         super().__init__()
         self.ctx = ctx
+        self.pending: dict[cst.CSTNode, list[cst.EmptyLine]] = {}  # blanks of removed lines
 
     def on_leave(self, original, updated):
         result = updated
@@ -21,6 +23,8 @@ class _Apply(cst.CSTTransformer):
             if not isinstance(result, cst.CSTNode):
                 break
             result = fn(result)
+        if m.matches(original, _STATEMENT):
+            result = self._keep_spacing(original, result)
         marks = self.ctx.markers.get(original)
         if marks and m.matches(result, _STATEMENT):
             result = _marked(result, marks)
@@ -28,6 +32,24 @@ class _Apply(cst.CSTTransformer):
         if before:
             return _prepend(before, result)
         return result
+
+
+    def _keep_spacing(self, original, result):
+        """A removed statement hands its blank lines to the next one, so spacing survives."""
+        parent = self.ctx.parent(original)
+        if isinstance(result, cst.RemovalSentinel):
+            blanks = [line for line in original.leading_lines if line.comment is None]
+            if len(blanks) > len(self.pending.get(parent, [])):
+                self.pending[parent] = blanks
+            return result
+        carried = self.pending.pop(parent, [])
+        if not carried or not m.matches(result, _STATEMENT):
+            return result
+        own = 0
+        while own < len(result.leading_lines) and result.leading_lines[own].comment is None:
+            own += 1
+        extra = carried[: max(0, len(carried) - own)]
+        return result.with_changes(leading_lines=[*extra, *result.leading_lines])
 
 
 def _marked(stmt: cst.BaseStatement, marks: list[str]) -> cst.BaseStatement:
@@ -42,7 +64,8 @@ def _prepend(before: list[cst.BaseStatement], result) -> cst.FlattenSentinel:
     if isinstance(result, cst.RemovalSentinel):
         return cst.FlattenSentinel([first, *rest])
     first = first.with_changes(leading_lines=result.leading_lines)
-    result = result.with_changes(leading_lines=())
+    between = [cst.EmptyLine(indent=False)] if m.matches(result, _DEF) and m.matches(before[-1], _DEF) else []
+    result = result.with_changes(leading_lines=between)
     return cst.FlattenSentinel([first, *rest, result])
 
 

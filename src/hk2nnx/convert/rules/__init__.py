@@ -1,5 +1,9 @@
 """The rules, one file per Haiku concept; importing this package registers them all."""
 
+from hk2nnx.convert.rules import dropout as dropout
 from hk2nnx.convert.rules import layers as layers
 from hk2nnx.convert.rules import module_subclass as module_subclass
 from hk2nnx.convert.rules import submodule as submodule
+from hk2nnx.convert.rules import transform as transform
+from hk2nnx.convert.rules import apply as apply
+from hk2nnx.convert.rules import params_read as params_read

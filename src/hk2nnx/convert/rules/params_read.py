@@ -1,0 +1,75 @@
+"""HK022 params-read: reads of the Haiku params/state tree become attribute reads on the model.
+
+What it converts: `params['model/linear']['b']` (and state leaves) where `params` came from
+a converted `init`.
+Haiku: parameters live in a nested dict keyed by module path and leaf name.
+NNX: `model.linear.bias[...]`: the attribute path `hk2nnx.program.naming` gives that leaf, the
+same one `hk2nnx port` writes to. Any other use of the tree is marked: NNX keeps the weights
+in the model (`nnx.state(model, nnx.Param)` gives them as a tree).
+Fix safety: safe.
+Guide section: "Variable creation".
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+import libcst.matchers as m
+
+from hk2nnx.convert import hoist
+from hk2nnx.convert.findings import Refusal, Safety
+from hk2nnx.convert.rules import base
+from hk2nnx.convert.rules.args import literal_string
+from hk2nnx.convert.transforms import SECTION, Transformed, transformed
+from hk2nnx.convert.tree import leaf_path, module_tree
+
+INFO = base.info("HK022", "params-read", Safety.SAFE, SECTION, __name__)
+
+
+class ParamsReadRule(base.FileRule):
+    info = INFO
+
+    def apply(self, analysis) -> None:
+        for t in transformed(analysis):
+            if t.ok and t.tree_names:
+                _rewrite_reads(t, analysis)
+
+
+def _rewrite_reads(t: Transformed, analysis) -> None:
+    ctx = analysis.ctx
+    plan = t.model_plan(analysis)
+    root = "" if t.root is None else plan.default_name
+    if t.root is not None:
+        given = next((a for a in t.root.ctor.args if a.keyword and a.keyword.value == "name"),
+                     None)
+        root = literal_string(given.value) if given is not None else root
+    tree = module_tree(plan, root or "")
+    if root:
+        tree[root] = t.class_name
+    targets = {id(n) for i in t.inits for n in m.findall(i.statement, m.Name())}
+    consumed = {id(n) for n in analysis.consumed_tree_args}
+    for name in hoist.loads(ctx.tree):
+        if name.value not in t.tree_names or id(name) in targets or id(name) in consumed:
+            continue
+        _rewrite_one(name, t, tree, ctx)
+
+
+def _rewrite_one(name: cst.Name, t: Transformed, tree: dict[str, str], ctx) -> None:
+    first = ctx.parent(name)
+    if m.matches(first, m.Subscript(value=m.Name(), slice=[m.SubscriptElement(
+            slice=m.Index(value=m.SimpleString()))])) and first.value is name:
+        second = ctx.parent(first)
+        if m.matches(second, m.Subscript(slice=[m.SubscriptElement(
+                slice=m.Index(value=m.SimpleString()))])) and second.value is first:
+            module = literal_string(first.slice[0].slice.value)
+            leaf = literal_string(second.slice[0].slice.value)
+            path = leaf_path(tree, module, leaf)
+            if path is not None:
+                ctx.replace(second, f"{t.var}.{path}[...]")
+                return
+    ctx.refuse(name, Refusal(name.value, f"`{name.value}` was the Haiku tree from "
+                             f"{t.var}.init; NNX keeps the weights in `{t.var}` (read them as "
+                             f"attributes, or take nnx.state({t.var}, nnx.Param))", SECTION,
+                             INFO.code))
+
+
+base.register_file(ParamsReadRule())

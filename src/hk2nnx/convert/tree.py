@@ -1,0 +1,40 @@
+"""The Haiku module tree a transformed function builds, read statically from the plans."""
+
+from __future__ import annotations
+
+from hk2nnx.convert.classes import ClassPlan
+from hk2nnx.convert.sites import CALL, INIT
+from hk2nnx.mappings.layers import for_classes
+from hk2nnx.program.build import nnx_leaf_paths
+
+
+def _join(prefix: str, method: str, name: str) -> str:
+    if not prefix:
+        return name
+    scope = {INIT: "/~/", CALL: "/"}.get(method, f"/~{method}/")
+    return f"{prefix}{scope}{name}"
+
+
+def module_tree(plan: ClassPlan, prefix: str) -> dict[str, str]:
+    """Haiku path -> qualified class name, for every module below `prefix`."""
+    out: dict[str, str] = {}
+    for site in (s for s in plan.sites if s.is_module):
+        path = _join(prefix, site.method, site.haiku_name)
+        child = site.data.get("class")
+        out[path] = child or site.data.get("qualname", "")
+        if child:
+            out.update(module_tree(plan.analysis.plan(child), path))
+    return out
+
+
+def leaf_path(tree: dict[str, str], module: str, leaf: str) -> str | None:
+    """The NNX attribute path of Haiku leaf `module/leaf`, by the shared naming scheme."""
+    def layer_of(path: str):
+        qualname = tree.get(path)
+        return for_classes((qualname,)) if qualname else None
+
+    if not any(module == p or module.startswith(p + "/") for p in tree) and module != "~":
+        return None
+    paths, _ = nnx_leaf_paths([(module, leaf)], tree.keys(), layer_of)
+    found = paths.get((module, leaf))
+    return found if found and "," not in found else None

@@ -1,0 +1,75 @@
+"""Shared machinery for convert fixtures: load pairs, run both sides, compare after porting.
+
+A fixture is `fixtures/<section>/<case>.py` (Haiku) with `<case>.expected.py` (the reviewed
+NNX result). Its first line is `# check: {...}`, a dict literal saying how to run it:
+  var     the transformed variable in the original and the model in the result ("model")
+  inputs  array specs for the positional inputs, e.g. ["f32[2,16]"]
+  haiku   static keyword arguments for Haiku's apply/init, e.g. {"training": False}
+  nnx     static keyword arguments for the NNX call ({} by default)
+  mode    "train" or "eval": the NNX mode matching the Haiku flags (None: leave as built)
+  apply   multi_transform: (index into model.apply, NNX method name)
+  grad    compare gradients of sum(output) too (default True)
+To regenerate an expected file after reviewing the diff:
+  python -m tests.convert.fixture_runner tests/convert/fixtures/<section>/<case>.py
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import sys
+from pathlib import Path
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@dataclasses.dataclass(frozen=True)
+class Fixture:
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return f"{self.path.parent.name}/{self.path.stem}"
+
+    @property
+    def expected_path(self) -> Path:
+        return self.path.with_suffix(".expected.py")
+
+    @property
+    def source(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    @property
+    def expected(self) -> str:
+        return self.expected_path.read_text(encoding="utf-8")
+
+    @property
+    def check(self) -> dict:
+        first = self.source.splitlines()[0]
+        if not first.startswith("# check:"):
+            return {}
+        return ast.literal_eval(first.partition(":")[2].strip())
+
+
+def all_fixtures() -> list[Fixture]:
+    return [Fixture(p) for p in sorted(FIXTURES.glob("*/*.py"))
+            if not p.name.endswith(".expected.py")]
+
+
+def run_module(code: str, name: str) -> dict:
+    namespace = {"__name__": name}
+    exec(compile(code, name, "exec"), namespace)
+    return namespace
+
+
+def regenerate(path: Path) -> None:
+    from hk2nnx.convert import convert_source
+
+    fixture = Fixture(path)
+    fixture.expected_path.write_text(convert_source(fixture.source).code, encoding="utf-8")
+    print(f"wrote {fixture.expected_path}; review it with git diff")
+
+
+if __name__ == "__main__":
+    for arg in sys.argv[1:]:
+        regenerate(Path(arg))
