@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 
 import numpy as np
 
@@ -46,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
     size = sum(np.asarray(v).nbytes for v in flat.values())
     print(f"wrote {args.output}: {len(flat)} NNX leaves, {size / 1e6:.1f} MB"
           + (f", {len(residual)} residual Haiku leaves kept for --reverse" if residual else ""))
-    for note in ledger.notes:
-        print(f"note: {note}")
+    for note, count in Counter(ledger.notes).items():
+        print(f"note ({count}x): {note}" if count > 1 else f"note: {note}")
     return 0
 
 

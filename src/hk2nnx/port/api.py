@@ -138,8 +138,8 @@ def _keep_residual(move: Move, tree, residual, ledger: Ledger) -> None:
     residual.update(lost)
     if lost:
         ledger.notes.append(
-                f"{move.describe()}: NNX keeps only the debiased value; Haiku's EMA counter and "
-                "hidden value are kept as residual for an exact way back")
+            f"{move.op.describe()}: NNX keeps one value where Haiku keeps "
+            f"{len(move.haiku)}; the others are kept as residual for an exact way back")
 
 
 def port_to_haiku(

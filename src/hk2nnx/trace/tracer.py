@@ -202,6 +202,21 @@ def trace(fn: Any, *args: Any, **kwargs: Any) -> Program:
     `TensorSpec`s (`TensorSpec.parse("f32[1,784]")`); other arguments are passed as static values.
     """
     transformed, multi = _as_transformed(fn)
+    try:
+        return _trace_once(transformed, multi, args, kwargs)
+    except TraceError as err:
+        # Haiku itself cannot init BatchNorm-like state in eval mode ("No value for 'average'");
+        # parameters and state have the same shapes in both modes, so trace in training mode.
+        flags = {k: True for k, v in kwargs.items() if k in TRAINING_FLAGS and v is False}
+        if not flags or "No value for" not in str(err):
+            raise
+        return _trace_once(transformed, multi, args, {**kwargs, **flags})
+
+
+TRAINING_FLAGS = ("is_training", "training", "train")
+
+
+def _trace_once(transformed, multi: bool, args: tuple, kwargs: dict) -> Program:
     recorder = _Recorder()
     arrays, rebuild = split_static(args, kwargs)
 
