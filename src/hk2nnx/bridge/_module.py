@@ -9,7 +9,8 @@ from flax import nnx
 from haiku._src.base import MissingRNGError
 
 from hk2nnx.bridge import _layout
-from hk2nnx.bridge._haiku import ApplyEntry, HaikuFunctions, haiku_functions, materialize
+from hk2nnx.bridge._haiku import (ApplyEntry, HaikuFunctions, haiku_functions, materialize,
+                                  run_init)
 from hk2nnx.program.model import Program
 from hk2nnx.trace.tracer import trace
 
@@ -41,13 +42,13 @@ class HaikuModule(nnx.Module):
     """
 
     def __init__(self, transformed_or_fn: Any, *sample_args: Any,
-                 rngs: nnx.Rngs | None = None, **sample_kwargs: Any):
+                 rngs: nnx.Rngs | None = None, _zeros: bool = False, **sample_kwargs: Any):
         rngs = rngs if rngs is not None else nnx.Rngs(0)
         functions = haiku_functions(transformed_or_fn, sample_kwargs)
         init_kwargs = functions.init_kwargs(sample_kwargs)
         program = trace(transformed_or_fn, *sample_args, **init_kwargs)
         args, kwargs = materialize(sample_args, init_kwargs, seed=0)
-        params, state = functions.init(rngs.params(), *args, **kwargs)
+        params, state = run_init(functions, rngs.params(), args, kwargs, zeros=_zeros)
         layout = _layout.slots(params, state)
         self._hk2nnx_static = _Static(functions, program, layout)
         self._hk2nnx_haiku_layout = True
@@ -55,6 +56,16 @@ class HaikuModule(nnx.Module):
         self.use_running_average = False
         self.rngs = rngs
         _layout.install(self, layout, params, state, program)
+
+    @classmethod
+    def zeros(cls, transformed_or_fn: Any, *sample_args: Any, rngs: nnx.Rngs | None = None,
+              **sample_kwargs: Any) -> HaikuModule:
+        """A bridge whose leaves are zeros: shapes from an abstract init, no initializer runs.
+
+        For weights that are about to be loaded (`port_to_nnx`, `verify`), it skips compiling
+        and running Haiku's initializers.
+        """
+        return cls(transformed_or_fn, *sample_args, rngs=rngs, _zeros=True, **sample_kwargs)
 
     @property
     def program(self) -> Program:

@@ -9,19 +9,22 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from hk2nnx.bridge import HaikuModule, materialize
-from hk2nnx.bridge._haiku import ApplyEntry, haiku_functions
+from hk2nnx.bridge._haiku import ApplyEntry, haiku_functions, run_init
 from hk2nnx.port.api import nnx_variables, port_to_haiku, port_to_nnx
 from hk2nnx.port.plan import HaikuKey, Move
 from hk2nnx.program.model import Program
+from hk2nnx.trace.abstract import split_static
 from hk2nnx.trace.tracer import trace
 from hk2nnx.verify import _sides
 from hk2nnx.verify._compare import compare, compare_outputs, magnitude
+from hk2nnx.verify._loss import Projection
 from hk2nnx.verify._report import Row, VerifyReport
 
-# Streams derived from `seed`, so each side and each purpose gets an independent key.
+# Streams derived from `seed`, so each purpose gets an independent key.
 _INIT, _INPUTS, _APPLY, _PROJECTION = range(4)
 
 
@@ -39,38 +42,84 @@ class _Run:
     state: dict
     rng: jax.Array
     labels: tuple[dict[HaikuKey, str], dict[str, str]]
+    jit: bool = True
     notes: list[str] = dataclasses.field(default_factory=list)
     dropout: str = "none"
 
-    def haiku(self, params: dict) -> tuple[Any, dict]:
-        return self.entry.fn(params, self.state, self.rng, *self.args, **self.mode.haiku_kwargs)
+    def _forward(self) -> tuple[Callable, tuple]:
+        arrays, rebuild = split_static(self.args, self.mode.haiku_kwargs)
 
-    def nnx(self, model: nnx.Module) -> Any:
-        return self.call(model)(*self.args, **self.mode.nnx_kwargs)
+        def forward(params, state, rng, arrays):
+            a, k = rebuild(arrays)
+            return self.entry.fn(params, state, rng, *a, **k)
+
+        return forward, (self.params, self.state, self.rng, arrays)
+
+    def haiku_shapes(self) -> Any:
+        forward, inputs = self._forward()
+        return jax.eval_shape(forward, *inputs)[0]
+
+    def haiku(self, loss: Callable | None) -> tuple[Any, dict, dict | None]:
+        """Output, new state and (with `loss` and parameters) gradients, in one compiled call."""
+        forward, inputs = self._forward()
+        if loss is None or not self.params:
+            return (*_maybe(jax.jit, self.jit)(forward)(*inputs), None)
+
+        def objective(*inputs):
+            out, state = forward(*inputs)
+            return loss(out), (out, state)
+
+        step = jax.value_and_grad(objective, has_aux=True)
+        (_, (out, state)), grads = _maybe(jax.jit, self.jit)(step)(*inputs)
+        return out, state, grads
+
+    def nnx(self, loss: Callable | None) -> tuple[Any, nnx.State | None]:
+        """Output and gradients w.r.t. nnx.Param; the model's state advances by one call."""
+        arrays, rebuild = split_static(self.args, self.mode.nnx_kwargs)
+
+        def objective(model, arrays):
+            a, k = rebuild(arrays)
+            out = self.call(model)(*a, **k)
+            return (jnp.zeros((), jnp.float32) if loss is None else loss(out)), out
+
+        if loss is None or not self.params:
+            return _maybe(nnx.jit, self.jit)(objective)(self.model, arrays)[1], None
+        step = nnx.value_and_grad(objective, has_aux=True)
+        (_, out), grads = _maybe(nnx.jit, self.jit)(step)(self.model, arrays)
+        return out, grads
+
+
+def _maybe(transform: Callable, enabled: bool) -> Callable:
+    return transform if enabled else (lambda f: f)
 
 
 def verify(original: Any, converted: Any, *args: Any, method: int | str | tuple | None = None,
            train: bool = False, seed: int = 0, loss: Callable[[Any], jax.Array] | None = None,
-           **kwargs: Any) -> VerifyReport:
+           jit: bool = True, **kwargs: Any) -> VerifyReport:
     """Compares outputs, parameter gradients and state after one call, leaf by leaf.
 
     `original` is a function using Haiku modules or any hk.transform flavour (`method` picks a
     multi_transform apply by index or name; `(haiku_apply, nnx_method)` names both sides).
     `converted` is an nnx.Module, a zero-argument factory, or a factory taking `rngs`; the
-    Haiku weights (initialised with `seed`) are ported into it in place. `args`/`kwargs` are
-    arrays, static values, or TensorSpecs (seeded random inputs: normal floats, integers in
-    [0, 4), fair booleans). A `training`/`is_training` keyword sets the mode, else `train`.
-    Gradients are of `loss(output)`, by default a fixed random projection of every float
-    output leaf. Raises PortError if the weights do not fit the NNX model.
+    Haiku weights (initialised with `seed`, in training mode as Haiku requires) are ported into
+    it in place. `args`/`kwargs` are arrays, static values, or TensorSpecs (seeded random
+    inputs: normal floats, integers in [0, 4), fair booleans). A `training`/`is_training`
+    keyword sets the mode, else `train`. Gradients are of `loss(output)`, by default a fixed
+    random projection of every float output leaf. Both sides run compiled (`jax.jit` /
+    `nnx.jit`) unless `jit=False`. Raises PortError if the weights do not fit the NNX model.
     """
     with contextlib.ExitStack() as stack:
         run = _prepare(original, converted, args, kwargs, method, train, seed, stack)
+        run.jit = jit
         snapshot = nnx.clone(run.model)
-        hk_out, hk_state = run.haiku(run.params)
-        nnx_out = run.nnx(run.model)
+        if loss is None:
+            loss = Projection.for_outputs(run, jax.random.fold_in(jax.random.key(seed),
+                                                                  _PROJECTION))
+        hk_out, hk_state, hk_grads = run.haiku(loss)
+        nnx_out, nnx_grads = run.nnx(loss)
         rows, notes = compare_outputs(hk_out, nnx_out)
         run.notes.extend(notes)
-        rows += _grad_rows(run, snapshot, hk_out, nnx_out, loss, seed)
+        rows += _grad_rows(run, snapshot, hk_grads, nnx_grads, loss)
         rows += _state_rows(run, snapshot, hk_state)
     return VerifyReport(tuple(rows), "train" if run.mode.training else "eval",
                         tuple(run.notes), run.dropout)
@@ -86,7 +135,7 @@ def _prepare(original, converted, args, kwargs, method, train, seed, stack) -> _
     mode = _sides.resolve_mode(kwargs, train, entry.flag, call(model))
     init_kwargs = functions.init_kwargs(mode.haiku_kwargs)
     program = trace(original, *args, **init_kwargs)
-    params, state = functions.init(jax.random.fold_in(key, _INIT), *args, **init_kwargs)
+    params, state = run_init(functions, jax.random.fold_in(key, _INIT), *_shifted(args, init_kwargs))
     port = port_to_nnx(params, state, model, program=program)
     _, nnx_view_state = port_to_haiku(model, program)
     _sides.set_mode(model, mode.training)
@@ -99,6 +148,21 @@ def _prepare(original, converted, args, kwargs, method, train, seed, stack) -> _
                          "saturated) so both sides update running averages alike")
     _plan_rng(run, stack)
     return run
+
+
+def _shifted(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """Float inputs moved (x / 2 + 1/4) for init only.
+
+    Haiku starts some state from the first value it sees (an EMA's average is the init batch's
+    statistic); initialised on the very inputs of the compared call, a running average would
+    come out the same whatever the momentum, and a wrong momentum would pass.
+    """
+    def shift(x):
+        if isinstance(x, (jax.Array, np.ndarray)) and jnp.issubdtype(x.dtype, jnp.floating):
+            return (jnp.asarray(x) * 0.5 + 0.25).astype(x.dtype)
+        return x
+
+    return jax.tree.map(shift, (args, kwargs))
 
 
 def _plan_rng(run: _Run, stack: contextlib.ExitStack) -> None:
@@ -138,51 +202,24 @@ def _labels(moves: list[Move]) -> tuple[dict[HaikuKey, str], dict[str, str]]:
     return to_nnx, to_haiku
 
 
-def _grad_rows(run: _Run, snapshot: nnx.Module, hk_out: Any, nnx_out: Any,
-               loss: Callable | None, seed: int) -> list[Row]:
-    if not run.params:
+def _grad_rows(run: _Run, snapshot: nnx.Module, hk_grads: dict | None,
+               nnx_grads: nnx.State | None, loss: Callable) -> list[Row]:
+    """Haiku gradients against NNX gradients mapped back to Haiku layout by the port."""
+    if hk_grads is None or nnx_grads is None:
         return []
-    if loss is None:
-        if not _same_shapes(hk_out, nnx_out):
-            run.notes.append("outputs differ in structure or shape; gradients not compared")
-            return []
-        loss = _projection_loss(hk_out, jax.random.fold_in(jax.random.key(seed), _PROJECTION))
-        if loss is None:
+    if isinstance(loss, Projection):
+        if not loss.differentiable:
             run.notes.append("no float output to differentiate; gradients not compared")
             return []
-    hk_grads = jax.grad(lambda p: loss(run.haiku(p)[0]))(run.params)
-    nnx_grads = nnx.grad(lambda m: loss(run.nnx(m)))(nnx.clone(snapshot))
+        if loss.mismatched:
+            run.notes.append("NNX outputs differ in structure or shape; gradients not compared")
+            return []
     holder = nnx.clone(snapshot)
     nnx.update(holder, nnx_grads)
     back, _ = port_to_haiku(holder, run.program)
     to_nnx, scale = run.labels[0], magnitude(hk_grads)
     return [compare("grad", f"{m}/{n}", to_nnx.get((m, n), "?"), g, back.get(m, {}).get(n),
                     scale) for m, leaves in hk_grads.items() for n, g in leaves.items()]
-
-
-def _same_shapes(a: Any, b: Any) -> bool:
-    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
-    return len(la) == len(lb) and all(x.shape == y.shape for x, y in zip(la, lb))
-
-
-def _projection_loss(reference: Any, key: jax.Array) -> Callable | None:
-    """sum_i <out_i, P_i> over float leaves, P_i fixed normal: sensitive to every element."""
-    leaves = jax.tree.leaves(reference)
-    projections = [jax.random.normal(jax.random.fold_in(key, i), x.shape, jnp.float32)
-                   if jnp.issubdtype(x.dtype, jnp.floating) else None
-                   for i, x in enumerate(leaves)]
-    if all(p is None for p in projections):
-        return None
-
-    def projected(out: Any) -> jax.Array:
-        total = jnp.zeros((), jnp.float32)
-        with jax.numpy_rank_promotion("raise"), jax.numpy_dtype_promotion("strict"):
-            for leaf, p in zip(jax.tree.leaves(out), projections):
-                if p is not None:
-                    total = total + jnp.sum(leaf.astype(jnp.float32) * p)
-        return total
-
-    return projected
 
 
 def _state_rows(run: _Run, snapshot: nnx.Module, hk_state: dict) -> list[Row]:
