@@ -9,6 +9,7 @@ NNX result). Its first line is `# check: {...}`, a dict literal saying how to ru
   mode    "train" or "eval": the NNX mode matching the Haiku flags (None: leave as built)
   apply   multi_transform: (index into model.apply, NNX method name)
   grad    compare gradients of sum(output) too (default True)
+  rng     whether Haiku's apply takes a key (False under hk.without_apply_rng)
 To regenerate an expected file after reviewing the diff:
   python -m tests.convert.fixture_runner tests/convert/fixtures/<section>/<case>.py
 """

@@ -90,18 +90,18 @@ def _apply_fn(transformed, check):
 
 def _haiku_apply(transformed, params, state, inputs, static, check):
     apply = _apply_fn(transformed, check)
-    key = jax.random.key(7)
+    key = [jax.random.key(7)] if check.get("rng", True) else []
     with_state = isinstance(transformed, (hk.TransformedWithState, hk.MultiTransformedWithState))
     if with_state:
-        return apply(params, state, key, *inputs, **static)[0]
-    return apply(params, key, *inputs, **static)
+        return apply(params, state, *key, *inputs, **static)[0]
+    return apply(params, *key, *inputs, **static)
 
 
 def _compare_gradients(transformed, params, model, program, inputs, static, check):
     apply = _apply_fn(transformed, check)
     method = check.get("apply", (0, "__call__"))[1]
-    haiku_grads = jax.grad(lambda p: jnp.sum(apply(p, jax.random.key(7), *inputs, **static)))(
-        params)
+    key = [jax.random.key(7)] if check.get("rng", True) else []
+    haiku_grads = jax.grad(lambda p: jnp.sum(apply(p, *key, *inputs, **static)))(params)
     expected, _, _ = to_nnx_arrays(haiku_grads, {}, program)
     grads = nnx.grad(lambda m: jnp.sum(getattr(m, method)(*inputs, **check.get("nnx", {}))))(
         model)

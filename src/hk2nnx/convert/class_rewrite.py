@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
-from hk2nnx.convert import flags, hoist, params, sites
+from hk2nnx.convert import flags, hoist, layout, params, sites
 from hk2nnx.convert.classes import ClassPlan
 from hk2nnx.convert.index import HAIKU_MODULE
 
@@ -43,7 +43,8 @@ def schedule_body(plan: ClassPlan) -> None:
 
 def constructions(plan: ClassPlan) -> list[str]:
     """`self.X = ...` statements for everything built outside `__init__` in Haiku."""
-    return [f"self.{s.attr} = {s.data['code']}" for s in plan.sites
+    unit = plan.ctx.tree.default_indent
+    return [layout.assignment(f"self.{s.attr}", s.data["code"], 2, unit) for s in plan.sites
             if s.method != sites.INIT and s.data.get("code")]
 
 
@@ -158,5 +159,6 @@ def _init_lines(plan: ClassPlan) -> list[cst.BaseStatement]:
         return []
     signature = ", ".join(["self", *(f"{f}: int" for f in plan.used_features),
                            *(["rngs: nnx.Rngs"] if plan.needs_rngs else [])])
-    code = f"def __init__({signature}):\n" + "".join(f"    {line}\n" for line in lines or ["pass"])
-    return [cst.parse_statement(code)]
+    body = cst.parse_module("".join(lines) or "pass\n").body
+    init = cst.parse_statement(f"def __init__({signature}):\n    pass\n")
+    return [init.with_changes(body=init.body.with_changes(body=body))]

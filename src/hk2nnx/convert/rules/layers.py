@@ -93,7 +93,8 @@ class LayerRule(base.SiteRule):
         if arg.convert == NTUPLE:
             return {arg.nnx: _ntuple(value, text, mapping, plan.ctx)}
         if arg.convert == INITIALIZER and text != "None":
-            converted = nnx_initializer(value, plan.ctx, lambda e: e)
+            converted = nnx_initializer(given.value, plan.ctx, lambda e: plan.hoist(
+                e, site, mapping.haiku, mapping.section))
             if converted is None:
                 plan.ctx.report(INFO.code, given, f"{arg.haiku}={text} has no NNX initializer in "
                                 "the table; NNX's default is used (ported weights are exact, "

@@ -16,7 +16,7 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
-from hk2nnx.convert import class_rewrite, hoist, inputs
+from hk2nnx.convert import class_rewrite, hoist, inputs, layout
 from hk2nnx.convert.findings import Refusal, Safety
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.args import bind, render
@@ -46,7 +46,7 @@ class TransformInitRule(base.FileRule):
 
 
 def _assign(stmt: cst.SimpleStatementLine, var: str, code: str) -> cst.SimpleStatementLine:
-    new = cst.parse_statement(f"{var} = {code}\n")
+    new = cst.parse_statement(layout.assignment(var, code, 0))
     return new.with_changes(leading_lines=stmt.leading_lines,
                             trailing_whitespace=stmt.trailing_whitespace)
 
