@@ -1,0 +1,138 @@
+"""`hk2nnx convert PATH…`: convert files or folders, print, diff, check or write in place."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import sys
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from hk2nnx.convert.api import ConvertResult, ConvertSyntaxError, convert_source
+from hk2nnx.program.model import TensorSpec
+
+EXIT_CLEAN, EXIT_CHANGED, EXIT_ERROR = 0, 1, 2
+_SKIP_DIRS = {"__pycache__", "node_modules"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="Python files or folders")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("-o", "--output", metavar="OUTDIR", help="write converted files here")
+    where.add_argument("--in-place", action="store_true", help="rewrite the files themselves")
+    parser.add_argument("--diff", action="store_true", help="print a unified diff, write nothing")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if anything would change")
+    parser.add_argument("--input", action="append", default=[], metavar="NAME=SPEC",
+                        help="sample input of a transformed function, e.g. forward=f32[1,784]; "
+                             "repeat for several inputs, in order")
+    parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                        help="convert N files at a time")
+
+
+def parse_inputs(texts: list[str]) -> dict[str, list[TensorSpec]]:
+    """`["forward=f32[1,784]"]` -> {"forward": [TensorSpec((1, 784), "float32")]}."""
+    out: dict[str, list[TensorSpec]] = {}
+    for text in texts:
+        name, sep, spec = text.partition("=")
+        if not sep or not name.isidentifier():
+            raise ValueError(f"--input {text!r}: expected NAME=SPEC, e.g. forward=f32[1,784]")
+        try:
+            out.setdefault(name, []).append(TensorSpec.parse(spec))
+        except ValueError as err:
+            raise ValueError(f"--input {text!r}: {err}") from None
+    return out
+
+
+def collect(paths: list[str]) -> list[tuple[Path, Path]]:
+    """(file, path relative to its root) for every .py file under the given paths."""
+    out = []
+    for text in paths:
+        root = Path(text)
+        if root.is_file():
+            out.append((root, Path(root.name)))
+        elif root.is_dir():
+            for found in sorted(root.rglob("*.py")):
+                parts = found.relative_to(root).parts
+                if not any(p.startswith(".") or p in _SKIP_DIRS for p in parts[:-1]):
+                    out.append((found, found.relative_to(root)))
+        else:
+            raise FileNotFoundError(f"{text}: no such file or folder")
+    return out
+
+
+def _convert_one(job: tuple[str, dict]) -> tuple[str, ConvertResult | None, str]:
+    path, inputs = job
+    try:
+        source = Path(path).read_text(encoding="utf-8")
+        return path, convert_source(source, filename=path, inputs=inputs), source
+    except ConvertSyntaxError as err:
+        return path, None, str(err)
+    except (OSError, UnicodeDecodeError) as err:
+        return path, None, f"{path}: cannot read: {err}"
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        inputs = parse_inputs(args.input)
+        files = collect(args.paths)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"hk2nnx convert: error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    to_stdout = not (args.output or args.in_place or args.diff or args.check)
+    if to_stdout and (len(files) != 1 or Path(args.paths[0]).is_dir()):
+        print("hk2nnx convert: error: several files need -o OUTDIR or --in-place (or --diff / "
+              "--check)", file=sys.stderr)
+        return EXIT_ERROR
+    jobs = [(str(path), inputs) for path, _ in files]
+    if args.jobs > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            results = list(pool.map(_convert_one, jobs))
+    else:
+        results = [_convert_one(job) for job in jobs]
+    status = EXIT_CLEAN
+    for (path, relative), (_, result, source) in zip(files, results):
+        if result is None:
+            print(source, file=sys.stderr)
+            status = EXIT_ERROR
+            continue
+        status = max(status, _report(result, source, path, relative, args, to_stdout))
+    return status
+
+
+def _report(result: ConvertResult, source: str, path: Path, relative: Path,
+            args: argparse.Namespace, to_stdout: bool) -> int:
+    for finding in result.findings:
+        print(finding, file=sys.stderr)
+    if args.diff and result.changed:
+        sys.stdout.writelines(difflib.unified_diff(
+            source.splitlines(keepends=True), result.code.splitlines(keepends=True),
+            fromfile=str(path), tofile=str(path)))
+    elif args.check and result.changed:
+        print(f"would convert {path}", file=sys.stderr)
+    elif to_stdout:
+        sys.stdout.write(result.code)
+    elif not (args.diff or args.check):
+        target = path if args.in_place else Path(args.output) / relative
+        if result.changed or not args.in_place:
+            write_atomic(target, result.code, mode_from=path)
+    return EXIT_CHANGED if result.changed or result.findings else EXIT_CLEAN
+
+
+def write_atomic(target: Path, text: str, mode_from: Path | None = None) -> None:
+    """Writes through a temporary file in the same folder and `os.replace`, keeping the mode."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    mode = os.stat(mode_from).st_mode & 0o7777 if mode_from and mode_from.exists() else None
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
