@@ -103,8 +103,8 @@ def _compat(haiku: str, *names: str, collection: str = "params", notes: str = ""
 LAYERS: tuple[LayerMapping, ...] = (
     LayerMapping("haiku.Linear", "flax.nnx.Linear", _KERNEL_BIAS),
     *(LayerMapping(f"haiku.{c}", "flax.nnx.Conv", _CONV,
-                   "Haiku NCHW (data_format) layers keep the kernel as (..., I, O) but a (C, 1, ...)"
-                   " bias; NNX convolutions are channels-last") for c in _CONVS),
+                   "Haiku NCHW (data_format) layers keep the kernel as (..., I, O) but a "
+                   "(C, 1, ...) bias; NNX convolutions are channels-last") for c in _CONVS),
     *(
         LayerMapping(f"haiku.{c}", "flax.nnx.ConvTranspose", (
             LeafRule(("w",), ("kernel",), ops.SwapLastTwo()),
@@ -114,7 +114,8 @@ LAYERS: tuple[LayerMapping, ...] = (
     ),
     *(LayerMapping(f"haiku.{c}", "flax.nnx.Conv", _CONV,
                    "NNX Conv(in_features=C, out_features=C * channel_multiplier, "
-                   "feature_group_count=C) has the same (..., 1, C * M) kernel") for c in _DEPTHWISE),
+                   "feature_group_count=C) has the same (..., 1, C * M) kernel")
+      for c in _DEPTHWISE),
     LayerMapping("haiku.LayerNorm", "flax.nnx.LayerNorm", _SCALE_OFFSET,
                  "pass epsilon (Haiku 1e-5, NNX 1e-6); several param axes flatten into one"),
     LayerMapping("haiku.InstanceNorm", "flax.nnx.InstanceNorm", _SCALE_OFFSET,

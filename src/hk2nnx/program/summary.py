@@ -93,10 +93,11 @@ def _module_table(program: Program) -> list[str]:
         mapping = for_classes(m.bases) if m.path in layers else None
         own = [layer for (module, _), layer in owners.items() if module == m.path]
         absorbed = bool(own) and all(layer != m.path for layer in own)
+        layer = mapping.nnx if mapping else ""
         rows.append([
             "  " * depth + m.path, m.cls,
             "-" if absorbed else (m.nnx_path or ROOT_MARK),
-            "(leaves move with the enclosing layer)" if absorbed else (mapping.nnx if mapping else ""),
+            "(leaves move with the enclosing layer)" if absorbed else layer,
             _count(m.stacked),
             f"{program.parameter_count(m.path):,}", f"{_state_count(program, m.path):,}",
         ])
