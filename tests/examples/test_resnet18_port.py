@@ -3,9 +3,8 @@
 Runs the example's own training code to make a pickled checkpoint, then the real `hk2nnx port`
 command (as a subprocess) into a .safetensors file and an orbax directory, loads each into the
 hand-written NNX ResNet18, and checks it computes what Haiku computes; `--reverse` must give the
-original checkpoint back bit for bit. The trace uses `is_training=True`: Haiku's BatchNorm only
-creates its moving averages when initialized in training mode, so tracing hk.nets.ResNet18 with
-`is_training=False` fails in Haiku itself.
+original checkpoint back bit for bit. The trace asks for `is_training=False`, as a user porting
+for inference would, although Haiku's BatchNorm creates its moving averages only in training mode.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from hk2nnx.port.api import nnx_variables, port_to_nnx
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "resnet18"
 MODEL_ARGS = ["--model", "examples/resnet18/haiku_train.py:model", "--input", "f32[1,32,32,3]",
-              "--kwarg", "is_training=True"]
+              "--kwarg", "is_training=False"]
 INTO = ["--into", "examples/resnet18/nnx_resnet18.py:make_model"]
 RTOL = 1e-5
 
@@ -141,7 +140,7 @@ def test_checkpoint_is_trained_with_nontrivial_batchnorm_state(trained: Trained)
 
 def test_nnx_model_paths_are_the_naming_scheme_paths() -> None:
     program = hk2nnx.trace(haiku_train.model, hk2nnx.TensorSpec.parse("f32[1,32,32,3]"),
-                           is_training=True)
+                           is_training=False)
     traced = {p for v in program.variables for p in v.nnx_path.split(",")}
     model = _empty_model()
     assert set(nnx_variables(model)) == traced
@@ -151,7 +150,7 @@ def test_nnx_model_paths_are_the_naming_scheme_paths() -> None:
 def test_in_process_port_matches_haiku_in_eval_and_train_mode(
         trained: Trained, probe: jax.Array, haiku_eval: np.ndarray) -> None:
     program = hk2nnx.trace(haiku_train.model, hk2nnx.TensorSpec.parse("f32[1,32,32,3]"),
-                           is_training=True)
+                           is_training=False)
     model = _empty_model()
     port_to_nnx(trained.params, trained.state, model, program=program)
     model.eval()
