@@ -69,7 +69,12 @@ def _finish(*procs: subprocess.Popen) -> list[str]:
     """Waits for CLI runs started together (they mostly import jax, so overlap pays off)."""
     outputs, failures = [], []
     for proc in procs:
-        out, err = proc.communicate(timeout=180)
+        try:
+            out, err = proc.communicate(timeout=180)
+        except subprocess.TimeoutExpired:
+            for started in procs:  # only the processes this test started
+                started.kill()
+            raise
         outputs.append(out)
         if proc.returncode != 0:
             failures.append(f"{' '.join(proc.args[2:])}\nexit {proc.returncode}\n{err}")
