@@ -180,3 +180,19 @@ def test_existing_out_needs_overwrite(tmp_path, name):
     formats.write_nnx_checkpoint(out, {"other": np.zeros(1, np.int8)}, overwrite=True)
     assert set(formats.read_nnx_checkpoint(out)[0]) == {"other"}
     assert sorted(os.listdir(tmp_path)) == [name]
+
+
+def test_written_files_get_the_ordinary_mode(tmp_path):
+    """safetensors writes 0600 files; ours follow the umask like any other file the user makes."""
+    import os
+
+    import numpy as np
+
+    from hk2nnx.port.formats import write_nnx_checkpoint
+
+    umask = os.umask(0o022)
+    try:
+        out = write_nnx_checkpoint(tmp_path / "m.safetensors", {"a.kernel": np.ones((2,), np.float32)})
+    finally:
+        os.umask(umask)
+    assert (os.stat(out).st_mode & 0o777) == 0o644

@@ -60,6 +60,15 @@ def _move_into_place(tmp: Path, out: Path) -> None:
     remove(old)
 
 
+def _file_mode(out: Path) -> int:
+    """The replaced file's mode, else what a plain open() would give (some writers use 0600)."""
+    if out.is_file():
+        return out.stat().st_mode & 0o7777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def check_writable(out: Path, overwrite: bool) -> None:
     if out.exists() and not overwrite:
         raise CheckpointError(f"{out}: already exists (pass overwrite=True to replace it)")
@@ -81,6 +90,8 @@ def atomic_output(out: Path, *, overwrite: bool) -> Iterator[Path]:
         yield tmp
         if not tmp.exists():
             raise CheckpointError(f"{out}: the writer produced nothing")
+        if tmp.is_file():
+            os.chmod(tmp, _file_mode(out))
         _fsync(tmp)
         check_writable(out, overwrite)
         _move_into_place(tmp, out)
