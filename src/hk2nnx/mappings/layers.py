@@ -13,7 +13,10 @@ EMAParamsTree, SNParamsTree) move leaf by leaf through the entries of their chil
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
+from collections.abc import Iterator
 
 from hk2nnx.port import ops
 
@@ -37,6 +40,9 @@ class LayerMapping:
     nnx: str  # qualified NNX class the leaves are laid out for, e.g. "flax.nnx.Linear"
     leaves: tuple[LeafRule, ...]
     notes: str = ""  # what the port does not carry over (numerics, constructor arguments)
+    # Faithful mode's target when it differs: a compat module holding Haiku's exact function
+    # and leaves. None: this target, built with the right arguments, is already faithful.
+    faithful: LayerMapping | None = None
 
     def rule_for(self, ref: str) -> LeafRule | None:
         return next((r for r in self.leaves if ref in r.haiku), None)
@@ -100,6 +106,32 @@ def _compat(haiku: str, *names: str, collection: str = "params", notes: str = ""
                                 collection=collection), notes)
 
 
+
+def _faithful(haiku: str, leaves: tuple[LeafRule, ...], notes: str) -> LayerMapping:
+    """Faithful mode's compat target (`hk2nnx.compat`): Haiku's function and leaf layout."""
+    return LayerMapping(haiku, COMPAT_PREFIX + haiku.rsplit(".", 1)[-1], leaves, notes)
+
+
+def _linears(*children: str) -> tuple[LeafRule, ...]:
+    """Haiku hk.Linear children kept as nnx.Linear attributes of the same name."""
+    return _rename(*[x for c in children for x in (f"{c}/w", f"{c}.kernel", f"{c}/b", f"{c}.bias")])
+
+
+def _faithful_ema(child: str) -> tuple[LeafRule, ...]:
+    """A BatchNorm statistic kept as a full ExponentialMovingAverage (flat per-feature)."""
+    return (LeafRule((f"~/{child}/counter",), (f"{child}.counter",), ops.Identity(), "state"),
+            *(LeafRule((f"~/{child}/{leaf}",), (f"{child}.{leaf}",), ops.Flatten(), "state")
+              for leaf in ("hidden", "average")))
+
+
+_FAITHFUL_BATCH_NORM = _faithful("haiku.BatchNorm", (
+    LeafRule(("scale",), ("scale",), ops.Flatten()),
+    LeafRule(("offset",), ("offset",), ops.Flatten()),
+    *_faithful_ema("mean_ema"),
+    *_faithful_ema("var_ema"),
+), "keeps counter/hidden/average so training continues with Haiku's zero-debiased EMA")
+
+
 LAYERS: tuple[LayerMapping, ...] = (
     LayerMapping("haiku.Linear", "flax.nnx.Linear", _KERNEL_BIAS),
     *(LayerMapping(f"haiku.{c}", "flax.nnx.Conv", _CONV,
@@ -128,19 +160,27 @@ LAYERS: tuple[LayerMapping, ...] = (
         *_SCALE_OFFSET,
         _ema("mean_ema", "mean"),
         _ema("var_ema", "var"),
-    ), "NNX keeps only the debiased averages; Haiku's EMA counter and hidden go to the residual"),
-    LayerMapping("haiku.Embed", "flax.nnx.Embed", _rename("embeddings", "embedding")),
+    ), "NNX keeps only the debiased averages; Haiku's EMA counter and hidden go to the residual",
+        faithful=_FAITHFUL_BATCH_NORM),
+    LayerMapping("haiku.Embed", "flax.nnx.Embed", _rename("embeddings", "embedding"),
+                 "nnx.Embed returns NaN for out-of-range ids where Haiku clamps them",
+                 faithful=_faithful("haiku.Embed", _rename("embeddings", "embedding"),
+                                    "an nnx.Embed that indexes (clamps) like Haiku")),
     LayerMapping("haiku.MultiHeadAttention", "flax.nnx.MultiHeadAttention", (
         *_heads("query", "query", -1),
         *_heads("key", "key", -1),
         *_heads("value", "value", -1),
         *_heads("linear", "out", 0),
-    ), "NNX needs value_size == key_size (one qkv_features); out_features = model_size"),
+    ), "NNX needs value_size == key_size (one qkv_features); out_features = model_size",
+        faithful=_faithful("haiku.MultiHeadAttention", _linears("query", "key", "value", "linear"),
+                           "Haiku's (D, H*K) projections; any value_size and input sizes")),
     LayerMapping("haiku.LSTM", "flax.nnx.LSTMCell", _lstm_leaves(),
                  "Haiku adds 1 to the forget gate pre-activation at call time; NNX does not, so "
                  "equal weights give different outputs until hf.bias is shifted by +1 (a "
                  "numerics decision left to the converter). Input kernels carry no bias in NNX: "
-                 "Haiku's single bias goes to the hidden-side layers."),
+                 "Haiku's single bias goes to the hidden-side layers.",
+                 faithful=_faithful("haiku.LSTM", _linears("linear"),
+                                    "one fused linear, gates (i, g, f, o), +1 forget bias")),
     _compat("haiku.GRU", "w_i", "w_h", "b",
             notes="nnx.GRUCell is a different function: it resets after the recurrent matmul "
                   "(r * (W_hn h)) and swaps the update gate's role, so no weight layout makes "
@@ -150,7 +190,9 @@ LAYERS: tuple[LayerMapping, ...] = (
         LeafRule(("linear_1/w",), ("dense_h.kernel",)),
         LeafRule(("linear/b", "linear_1/b"), ("dense_i.bias",), ops.Sum()),
     ), "Haiku applies relu: build SimpleCell(activation_fn=nnx.relu). With double_bias the two "
-       "biases sum into dense_i.bias; the originals go to the residual"),
+       "biases sum into dense_i.bias; the originals go to the residual",
+       faithful=_faithful("haiku.VanillaRNN", _linears("linear", "linear_1"),
+                          "two biases trained separately, as Haiku's double_bias does")),
     _compat("haiku.Bias", "b"),
     _compat("haiku.nets.VectorQuantizer", "embeddings"),
     _compat("haiku.nets.VectorQuantizerEMA", "embeddings", collection="state",
@@ -162,15 +204,47 @@ LAYERS: tuple[LayerMapping, ...] = (
 
 BY_HAIKU: dict[str, LayerMapping] = {m.haiku: m for m in LAYERS}
 
+IDIOMATIC = "idiomatic"
+FAITHFUL = "faithful"
+MODES = (IDIOMATIC, FAITHFUL)
+_MODE: contextvars.ContextVar[str] = contextvars.ContextVar("hk2nnx_layer_targets",
+                                                           default=IDIOMATIC)
 
-def for_classes(qualified_names: tuple[str, ...]) -> LayerMapping | None:
+
+@contextlib.contextmanager
+def targets(mode: str) -> Iterator[None]:
+    """Every table lookup inside answers with `mode`'s targets.
+
+    trace, port and verify find layers through `for_classes`/`for_nnx_class` deep in their own
+    code; this lets one call (`with targets(FAITHFUL): hk2nnx.verify(...)`) use the compat
+    targets throughout without each layer of the stack passing a mode along.
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown target mode {mode!r}; expected one of {MODES}")
+    token = _MODE.set(mode)
+    try:
+        yield
+    finally:
+        _MODE.reset(token)
+
+
+def resolve(mapping: LayerMapping, mode: str | None = None) -> LayerMapping:
+    """The entry's target in `mode` (default: the one set by `targets`, else idiomatic)."""
+    if (mode or _MODE.get()) == FAITHFUL and mapping.faithful is not None:
+        return mapping.faithful
+    return mapping
+
+
+def for_classes(qualified_names: tuple[str, ...], mode: str | None = None) -> LayerMapping | None:
     """The mapping for the first class along an MRO that has one (subclasses of layers)."""
-    return next((BY_HAIKU[n] for n in qualified_names if n in BY_HAIKU), None)
+    found = next((BY_HAIKU[n] for n in qualified_names if n in BY_HAIKU), None)
+    return resolve(found, mode) if found is not None else None
 
 
-def for_nnx_class(nnx_name: str, haiku_refs: set[str]) -> LayerMapping | None:
+def for_nnx_class(nnx_name: str, haiku_refs: set[str],
+                  mode: str | None = None) -> LayerMapping | None:
     """Reverse lookup when only the NNX side is known: the entry whose leaves cover the refs."""
-    candidates = [m for m in LAYERS if m.nnx_class_name == nnx_name]
+    candidates = [m for m in (resolve(e, mode) for e in LAYERS) if m.nnx_class_name == nnx_name]
     for mapping in candidates:
         refs = {r for rule in mapping.leaves for r in rule.haiku}
         if haiku_refs and haiku_refs <= refs:
