@@ -34,23 +34,32 @@ def xent(logits: jax.Array, labels: jax.Array) -> jax.Array:
 # --- Haiku, the reference --------------------------------------------------------------------
 
 def haiku_step(spec: ModelSpec, params: Any, state: Any, seed: int = 0) -> Step:
-    """The usual Haiku loop: jax.jit over (params, state, opt_state, key); the key splits inside."""
+    """The usual Haiku loop: jax.jit over (params, state, opt_state[, key]). Only a model with
+    dropout carries a key (split inside the step): a key argument costs dispatch time, and a
+    Haiku user would not pass one to a model that draws nothing."""
     model, tx = hk.transform_with_state(spec.haiku), make_tx()
 
-    @jax.jit
-    def step(params, state, opt_state, key, x, y):
-        key, sub = jax.random.split(key)
-
+    def update(params, state, opt_state, key, x, y):
         def loss_fn(params):
-            logits, new_state = model.apply(params, state, sub if spec.dropout else None, x,
-                                            training=True)
+            logits, new_state = model.apply(params, state, key, x, training=True)
             return xent(logits, y), new_state
 
         (loss, state), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         updates, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), state, opt_state, key, loss
+        return optax.apply_updates(params, updates), state, opt_state, loss
 
-    carry = (params, state, tx.init(params), jax.random.key(seed))
+    @jax.jit
+    def step_with_key(params, state, opt_state, key, x, y):
+        key, sub = jax.random.split(key)
+        params, state, opt_state, loss = update(params, state, opt_state, sub, x, y)
+        return params, state, opt_state, key, loss
+
+    @jax.jit
+    def step_without_key(params, state, opt_state, x, y):
+        return update(params, state, opt_state, None, x, y)
+
+    step = step_with_key if spec.dropout else step_without_key
+    carry = (params, state, tx.init(params)) + ((jax.random.key(seed),) if spec.dropout else ())
 
     def run(x: jax.Array, y: jax.Array) -> jax.Array:
         nonlocal carry

@@ -2,7 +2,7 @@
 
 The checkpoint is a Haiku `hk.nets.MLP([W] * L)` written as .safetensors (streamed, so the parent
 never holds it). The port runs in a child process (`python bench/port_bench.py child ...`) so its
-`ru_maxrss` is the port's own peak; the copy is `shutil.copyfile` + fsync on the same disk,
+peak RSS is the port's own; the copy is `shutil.copyfile` + fsync on the same disk,
 because the port's atomic writer fsyncs too. Runs alternate copy/port and the throughput ratio is
 the median of per-run copy_time / port_time.
 """
@@ -96,6 +96,19 @@ def write_checkpoint(path: Path, size: Size, seed: int = 0) -> None:
 
 # --- the child: one port ----------------------------------------------------------------------
 
+def peak_rss() -> int:
+    """Peak RSS of this process in bytes. VmHWM first: Linux keeps `ru_maxrss` across execve, so
+    a child forked from the (large) benchmark process would report the parent's size."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def child(ckpt: str, out: str, width: int, layers: int) -> None:
     """Traces the model, then times read + convert + write exactly as `hk2nnx port` does."""
     import haiku as hk
@@ -108,13 +121,13 @@ def child(ckpt: str, out: str, width: int, layers: int) -> None:
     program = hk2nnx.trace(lambda x: hk.nets.MLP([width] * layers)(x),
                            hk2nnx.TensorSpec.parse(f"f32[1,{width}]"))
     trace_s = time.perf_counter() - start
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    baseline = peak_rss()
     start = time.perf_counter()
     params, state = formats.read_haiku_checkpoint(ckpt)
     flat, residual, _ = to_nnx_arrays(params, state, program)
     formats.write_nnx_checkpoint(out, flat, residual)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = peak_rss()
     print(json.dumps({"seconds": seconds, "peak": peak, "baseline": baseline,
                       "trace_s": trace_s}))
 

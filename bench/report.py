@@ -40,16 +40,17 @@ def info_ratio(figure: str, value: float, detail: str = "") -> Row:
 
 
 def guarded(names: list[str], targets: dict[str, str], run: Callable[[], list[Row]]) -> list[Row]:
-    """Runs one section; if it raises, every one of its rows is a FAIL naming the error, so the
-    table keeps all rows and a broken section cannot pass for a missing one."""
+    """Runs one section, rows in `names` order; if it raises, every one of its rows is a FAIL
+    naming the error, so the table keeps all rows and a broken section cannot hide."""
     try:
         rows = run()
     except Exception as err:  # a harness section failed: report it in the table, keep going
         reason = f"error: {type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ''}"
         return [Row(n, targets.get(n, "-"), "-", FAIL, reason) for n in names]
-    got = {r.figure for r in rows}
-    return rows + [Row(n, targets.get(n, "-"), "-", FAIL, "row not produced") for n in names
-                   if n not in got]
+    got = {r.figure: r for r in rows}
+    extra = [r for r in rows if r.figure not in names]
+    return [got.get(n) or Row(n, targets.get(n, "-"), "-", FAIL, "row not produced")
+            for n in names] + extra
 
 
 def render(rows: Iterable[Row]) -> str:

@@ -80,6 +80,15 @@ def paired_ratio(times: dict[str, list[float]], name: str, reference: str) -> fl
     return statistics.median(a / b for a, b in zip(times[name], times[reference]))
 
 
+def ratio_spread(times: dict[str, list[float]], name: str, reference: str) -> tuple[float, float]:
+    """Quartiles of the paired ratios: how far a verdict near 1.00 is from noise."""
+    ratios = sorted(a / b for a, b in zip(times[name], times[reference]))
+    if len(ratios) < 4:
+        return ratios[0], ratios[-1]
+    q = statistics.quantiles(ratios, n=4)
+    return q[0], q[2]
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 

@@ -89,15 +89,13 @@ def _check_separately(spec: ModelSpec, names: list[str], n: int) -> dict[str, st
     return faults
 
 
-def _timed(kind: str, calls: dict[str, timing.Call], settings: timing.Settings,
-           block_each: bool) -> tuple[dict[str, list[Any]], dict[str, list[float]], float]:
-    """Warm-up outputs (first call included), interleaved times, and Haiku's first-call time."""
-    outputs, first = {}, 0.0
+def _timed(calls: dict[str, timing.Call], settings: timing.Settings, block_each: bool,
+           ) -> tuple[dict[str, list[Any]], dict[str, list[float]], dict[str, float]]:
+    """Warm-up outputs (first call included), interleaved times, and first-call seconds."""
+    outputs, first = {}, {}
     for name, call in calls.items():
-        seconds, out = timing.first_call(call)
+        first[name], out = timing.first_call(call)
         outputs[name] = [out] + timing.warm(call, settings.warmup)
-        if name == "haiku":
-            first = seconds
     times = timing.interleaved(calls, settings, block_each=block_each, reference="haiku")
     return outputs, times, first
 
@@ -109,7 +107,9 @@ def _ratio_rows(kind: str, spec: ModelSpec, times: dict[str, list[float]], names
     for form in names:
         ratio = timing.paired_ratio(times, form, "haiku")
         ms = timing.median(times[form]) * 1e3
-        detail = f"{forms.FORMS[form][0]}: {ms:.3f} ms vs Haiku {base_ms:.3f} ms"
+        lo, hi = timing.ratio_spread(times, form, "haiku")
+        detail = (f"{forms.FORMS[form][0]}: {ms:.3f} ms vs Haiku {base_ms:.3f} ms; "
+                  f"middle half of ratios {lo:.2f}-{hi:.2f}")
         if form == forms.EMITTED:
             row = at_most(f"{kind}/{spec.name}", ratio, limit, detail=detail)
         else:
@@ -129,12 +129,12 @@ def bench_model(spec: ModelSpec, settings: timing.Settings, quick: bool) -> list
     x, y = setup.x, setup.y
     steps = {"haiku": forms.haiku_step(spec, setup.params, setup.state)}
     steps.update({f: forms.nnx_step(f, setup.nnx_model()) for f in names})
-    train_out, train_times, _ = _timed(
-        "train", {k: functools.partial(s, x, y) for k, s in steps.items()}, settings, False)
+    train_out, train_times, firsts = _timed(
+        {k: functools.partial(s, x, y) for k, s in steps.items()}, settings, False)
     preds = {"haiku": forms.haiku_predict(spec, setup.params, setup.state)}
     preds.update({f: forms.nnx_predict(f, setup.nnx_model()) for f in names})
     infer_out, infer_times, _ = _timed(
-        "infer", {k: functools.partial(p, x) for k, p in preds.items()}, settings, True)
+        {k: functools.partial(p, x) for k, p in preds.items()}, settings, True)
 
     if spec.check is not None:
         faults = _check_separately(spec.check, names, 1 + settings.warmup)
@@ -157,17 +157,22 @@ def bench_model(spec: ModelSpec, settings: timing.Settings, quick: bool) -> list
     rows += _ratio_rows("infer", spec, infer_times, names, faults, INFER_TARGET)
     rows += [Row(f"{kind}/{spec.name}/{f}", "-", "-", PENDING, "quick mode: emitted form only")
              for kind in ("train", "infer") for f in skipped]
-    if spec.name in COMPILE_MODELS:
-        rows.append(bench_compile(setup, 1 if quick else 5, discard=not quick))
+    if spec.name in COMPILE_MODELS and quick:  # smoke: reuse the timed steps' first calls
+        ratio = firsts[forms.EMITTED] / firsts["haiku"]
+        rows.append(at_most(f"compile/{spec.name}", ratio, COMPILE_TARGET, detail=(
+            f"quick: one first call each, NNX {firsts[forms.EMITTED]:.2f} s vs Haiku "
+            f"{firsts['haiku']:.2f} s")))
+    elif spec.name in COMPILE_MODELS:
+        rows.append(bench_compile(setup, 5))
     return rows
 
 
-def bench_compile(setup: _Setup, reps: int, discard: bool = True) -> Row:
+def bench_compile(setup: _Setup, reps: int) -> Row:
     """First call (trace + compile + run) of fresh Haiku and emitted-NNX steps, alternating; one
     discarded round first, so shared inner jits (jax.nn.relu...) are warm for both sides."""
     spec, x, y = setup.spec, setup.x, setup.y
     times: dict[str, list[float]] = {"haiku": [], "nnx": []}
-    for rep in range(0 if discard else 1, reps + 1):
+    for rep in range(reps + 1):
         order = ("haiku", "nnx") if rep % 2 else ("nnx", "haiku")
         for side in order:
             if side == "haiku":
@@ -197,7 +202,7 @@ def run(quick: bool, only: str | None = None) -> list[Row]:
     names, targets = row_names(quick)
     rows = []
     for spec in model_table(quick):
-        if only and only not in spec.name:
+        if only and only != spec.name:
             continue
         mine = [n for n in names if n.split("/")[1] == spec.name]
         if spec.nnx is None:
