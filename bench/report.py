@@ -39,13 +39,15 @@ def info_ratio(figure: str, value: float, detail: str = "") -> Row:
     return Row(figure, "-", f"{value:.2f}x", INFO, f"{tag}; {detail}" if detail else tag)
 
 
-def guarded(names: list[str], targets: dict[str, str], run: Callable[[], list[Row]]) -> list[Row]:
+def guarded(names: list[str], targets: dict[str, str],
+            run: Callable[[], list[Row]]) -> list[Row]:
     """Runs one section, rows in `names` order; if it raises, every one of its rows is a FAIL
     naming the error, so the table keeps all rows and a broken section cannot hide."""
     try:
         rows = run()
-    except Exception as err:  # a harness section failed: report it in the table, keep going
-        reason = f"error: {type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ''}"
+    except Exception as err:  # noqa: BLE001  (a crashed section is reported, the rest runs)
+        first = str(err).splitlines()[0][:160] if str(err) else ""
+        reason = f"error: {type(err).__name__}: {first}"
         return [Row(n, targets.get(n, "-"), "-", FAIL, reason) for n in names]
     got = {r.figure: r for r in rows}
     extra = [r for r in rows if r.figure not in names]

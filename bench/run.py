@@ -10,6 +10,7 @@ sizes, few repetitions; its numbers mean nothing.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -19,8 +20,8 @@ from pathlib import Path
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import convert_bench, port_bench, train_bench  # noqa: E402
-from bench.report import Row, guarded, machine, render  # noqa: E402
+from bench import convert_bench, port_bench, train_bench
+from bench.report import Row, guarded, machine, render
 
 # name -> (row names and targets, runner); the order is the table's order
 SECTIONS: dict[str, tuple[Callable, Callable[[bool, str | None], list[Row]]]] = {
@@ -51,7 +52,7 @@ def run(quick: bool, only: str | None = None) -> list[Row]:
         names, targets = names_of(quick)
         fragment = None if only in (None, section) else only
         wanted = [n for n in names if fragment is None or fragment in n.split("/")]
-        got = guarded(names, targets, lambda: runner(quick, fragment))
+        got = guarded(names, targets, functools.partial(runner, quick, fragment))
         rows += [r for r in got if r.figure in wanted] if fragment else got
     return rows
 
@@ -60,8 +61,8 @@ def results_markdown(table: str, elapsed: float, quick: bool) -> str:
     """RESULTS.md body: the table under the machine it was measured on."""
     info = machine()
     lines = ["# Benchmark results", "",
-             f"Last {'quick (smoke, numbers meaningless)' if quick else 'full'} run of "
-             f"`python bench/run.py{' --quick' if quick else ''}`, {elapsed:.0f} s.", ""]
+             (f"Last {'quick (smoke, numbers meaningless)' if quick else 'full'} run of "
+              f"`python bench/run.py{' --quick' if quick else ''}`, {elapsed:.0f} s."), ""]
     lines += [f"- {k}: {v}" for k, v in info.items()]
     return "\n".join(lines + ["", table, ""])
 
