@@ -15,9 +15,9 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from hk2nnx.mappings.layers import LayerMapping, for_classes
+from hk2nnx.mappings.layers import LayerMapping
 from hk2nnx.port.plan import literal_attrs
-from hk2nnx.program.build import nnx_leaf_paths
+from hk2nnx.program.build import owners, relative_ref
 from hk2nnx.program.model import Program, TensorSpec
 
 
@@ -40,27 +40,18 @@ class LayerInstance:
 
 def layer_instances(program: Program) -> list[LayerInstance]:
     """Every module of `program` that the layer table claims leaves for."""
-    records = {m.path: m for m in program.modules}
-
-    def layer_of(path: str):
-        record = records.get(path)
-        return for_classes(record.bases) if record else None
-
-    _, owners = nnx_leaf_paths([v.haiku_key for v in program.variables], records, layer_of,
-                               program.stack_scopes)
-    found: dict[str, dict[str, TensorSpec]] = {}
+    claimed = owners(program)
+    found: dict[str, tuple[LayerMapping, dict[str, TensorSpec]]] = {}
     for v in program.variables:
-        owner = owners.get(v.haiku_key)
-        if owner is None:
-            continue
-        rest = v.module[len(owner.layer_path):].lstrip("/")
-        ref = f"{rest}/{v.name}" if rest else v.name
-        found.setdefault(owner.layer_path, {})[ref] = TensorSpec(v.spec.shape[v.stacked:],
-                                                                 v.spec.dtype)
+        owner = claimed.get(v.haiku_key)
+        if owner is not None:
+            leaves = found.setdefault(owner.layer_path, (owner.mapping, {}))[1]
+            ref = relative_ref(owner.layer_path, v.module, v.name)
+            leaves[ref] = TensorSpec(v.spec.shape[v.stacked:], v.spec.dtype)
     return [
-        LayerInstance(path, layer_of(path), literal_attrs(program, path), leaves,
-                      records[path].stacked)
-        for path, leaves in found.items()
+        LayerInstance(path, mapping, literal_attrs(program, path), leaves,
+                      program.module(path).stacked)
+        for path, (mapping, leaves) in found.items()
     ]
 
 

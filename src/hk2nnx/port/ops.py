@@ -44,13 +44,8 @@ def _reshape(x: np.ndarray, lead: int, shape: Shape) -> np.ndarray:
 
 
 @dataclasses.dataclass(frozen=True)
-class SqueezeLeadingOnes(Op):
-    """Haiku norms keep scale and statistics as (1, ..., C); NNX keeps (C,)."""
-
-    def predict(self, haiku, attrs):
-        (shape,) = haiku
-        return [tuple(shape[-1:]) if shape else ()] if all(d == 1 for d in shape[:-1]) else [
-            tuple(shape)]
+class PureReshape(Op):
+    """Base of ops that only reshape one leaf: subclasses say the NNX shape in `predict`."""
 
     def forward(self, xs, lead, nnx):
         return [_reshape(xs[0], lead, nnx[0])]
@@ -58,12 +53,22 @@ class SqueezeLeadingOnes(Op):
     def inverse(self, ys, lead, haiku):
         return [_reshape(ys[0], lead, haiku[0])]
 
+
+@dataclasses.dataclass(frozen=True)
+class SqueezeLeadingOnes(PureReshape):
+    """Haiku norms keep scale and statistics as (1, ..., C); NNX keeps (C,)."""
+
+    def predict(self, haiku, attrs):
+        (shape,) = haiku
+        return [tuple(shape[-1:]) if shape else ()] if all(d == 1 for d in shape[:-1]) else [
+            tuple(shape)]
+
     def describe(self) -> str:
         return "reshape (1,...,C)->(C,)"
 
 
 @dataclasses.dataclass(frozen=True)
-class Reshape(Op):
+class Reshape(PureReshape):
     """A pure reshape whose NNX shape is computed from the layer's attributes."""
 
     split_axis: int  # axis of the Haiku shape to split (negative counts from the end)
@@ -79,12 +84,6 @@ class Reshape(Op):
             return [tuple(shape[:axis] + [shape[axis] * shape[axis + 1]] + shape[axis + 2:])]
         axis = self.split_axis % len(shape)
         return [tuple(shape[:axis] + [n, shape[axis] // n] + shape[axis + 1:])]
-
-    def forward(self, xs, lead, nnx):
-        return [_reshape(xs[0], lead, nnx[0])]
-
-    def inverse(self, ys, lead, haiku):
-        return [_reshape(ys[0], lead, haiku[0])]
 
     def describe(self) -> str:
         return f"reshape split axis {self.split_axis} by {self.into}"
@@ -158,19 +157,13 @@ class DebiasedEma(Op):
 
 
 @dataclasses.dataclass(frozen=True)
-class Flatten(Op):
+class Flatten(PureReshape):
     """Haiku keeps norm scales and NCHW biases broadcastable ((1, 1, C), (C, 1, 1), (H, W));
     NNX keeps one flat feature axis. A scalar stays a scalar."""
 
     def predict(self, haiku, attrs):
         (shape,) = haiku
         return [(math.prod(shape),) if shape else ()]
-
-    def forward(self, xs, lead, nnx):
-        return [_reshape(xs[0], lead, nnx[0])]
-
-    def inverse(self, ys, lead, haiku):
-        return [_reshape(ys[0], lead, haiku[0])]
 
     def describe(self) -> str:
         return "flatten"

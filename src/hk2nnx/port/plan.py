@@ -10,7 +10,7 @@ import numpy as np
 
 from hk2nnx.mappings.layers import LayerMapping, LeafRule
 from hk2nnx.port import ops
-from hk2nnx.program.build import nnx_leaf_paths
+from hk2nnx.program.build import layer_lookup, nnx_leaf_paths
 from hk2nnx.program.model import Program
 
 HaikuKey = tuple[str, str]  # (module path, leaf name)
@@ -113,17 +113,9 @@ def _ref(layer_path: str, key: HaikuKey) -> str:
 
 
 def program_moves(program: Program) -> list[Move]:
-    from hk2nnx.mappings.layers import for_classes
-
-    records = {m.path: m for m in program.modules}
-
-    def layer_of(path: str):
-        record = records.get(path)
-        return for_classes(record.bases) if record else None
-
     leaves = [(v.haiku_key, v.collection, v.stacked) for v in program.variables]
-    return moves_for(leaves, list(records), layer_of, lambda p: literal_attrs(program, p),
-                     program.stack_scopes)
+    return moves_for(leaves, [m.path for m in program.modules], layer_lookup(program),
+                     lambda p: literal_attrs(program, p), program.stack_scopes)
 
 
 def haiku_shapes(move: Move, specs: Mapping[HaikuKey, tuple[int, ...]]) -> list[tuple[int, ...]]:

@@ -76,6 +76,25 @@ def nnx_leaf_paths(
     return paths, owners
 
 
+def layer_lookup(program: Program) -> Callable[[str], LayerMapping | None]:
+    """The table entry for a Haiku module path of `program` (by class, subclasses included)."""
+    records = {m.path: m for m in program.modules}
+
+    def layer_of(path: str) -> LayerMapping | None:
+        record = records.get(path)
+        return for_classes(record.bases) if record else None
+
+    return layer_of
+
+
+def owners(program: Program) -> dict[tuple[str, str], Ownership]:
+    """The table layer claiming each leaf of `program`; leaves no layer claims are absent."""
+    _, found = nnx_leaf_paths([v.haiku_key for v in program.variables],
+                              [m.path for m in program.modules], layer_lookup(program),
+                              program.stack_scopes)
+    return found
+
+
 def build_program(
     modules: Mapping[str, dict],
     variables: Iterable[RawVariable],

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from hk2nnx.mappings.layers import for_classes
-from hk2nnx.program.build import nnx_leaf_paths
+from hk2nnx.program.build import owners as claims
 from hk2nnx.program.model import CallRecord, ModuleRecord, Program
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
@@ -86,7 +86,7 @@ def _tree_order(modules: Sequence[ModuleRecord]) -> list[tuple[int, ModuleRecord
 def _module_table(program: Program) -> list[str]:
     if not program.modules:
         return []
-    owners = _owners(program)
+    owners = {key: owner.layer_path for key, owner in claims(program).items()}
     layers = set(owners.values())
     rows = []
     for depth, m in _tree_order(program.modules):
@@ -103,19 +103,6 @@ def _module_table(program: Program) -> list[str]:
         ])
     return table(["haiku path", "class", "nnx path", "nnx layer", "stacked", "params", "state"],
                  rows)
-
-
-def _owners(program: Program) -> dict[tuple[str, str], str]:
-    """The Haiku path of the table layer that claims each leaf (leaves no layer claims absent)."""
-    records = {m.path: m for m in program.modules}
-
-    def layer_of(path: str):
-        record = records.get(path)
-        return for_classes(record.bases) if record else None
-
-    _, owners = nnx_leaf_paths([v.haiku_key for v in program.variables], records, layer_of,
-                               program.stack_scopes)
-    return {key: owner.layer_path for key, owner in owners.items()}
 
 
 def _variable_table(program: Program) -> list[str]:
