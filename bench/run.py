@@ -21,7 +21,8 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import convert_bench, port_bench, train_bench
-from bench.report import Row, guarded, machine, render
+from bench.report import Row, guarded, render
+from bench.summary import results_markdown
 
 # name -> (row names and targets, runner); the order is the table's order
 SECTIONS: dict[str, tuple[Callable, Callable[[bool, str | None], list[Row]]]] = {
@@ -57,16 +58,6 @@ def run(quick: bool, only: str | None = None) -> list[Row]:
     return rows
 
 
-def results_markdown(table: str, elapsed: float, quick: bool) -> str:
-    """RESULTS.md body: the table under the machine it was measured on."""
-    info = machine()
-    lines = ["# Benchmark results", "",
-             (f"Last {'quick (smoke, numbers meaningless)' if quick else 'full'} run of "
-              f"`python bench/run.py{' --quick' if quick else ''}`, {elapsed:.0f} s."), ""]
-    lines += [f"- {k}: {v}" for k, v in info.items()]
-    return "\n".join(lines + ["", table, ""])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke mode: < 60 s, tiny sizes")
@@ -74,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="a section (models, port, convert) or a model (stack50)")
     parser.add_argument("--results", metavar="PATH",
                         help="also write the table with machine and versions (RESULTS.md)")
+    parser.add_argument("--note", help="a remark for RESULTS.md (e.g. the machine was loaded)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     rows = run(args.quick, args.only)
@@ -84,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
           + ", ".join(f"{v}: {sum(r.verdict == v for r in rows)}"
                       for v in ("pass", "FAIL", "pending", "info")))
     if args.results:
-        Path(args.results).write_text(results_markdown(table, elapsed, args.quick),
-                                      encoding="utf-8")
+        Path(args.results).write_text(
+            results_markdown(rows, table, elapsed, args.quick, args.note), encoding="utf-8")
     return 0
 
 
