@@ -1,0 +1,35 @@
+"""Faithful-mode building blocks: NNX modules reproducing Haiku exactly, and their emission.
+
+The classes live as standalone templates (`hk2nnx.compat.templates`, importing only jax, flax,
+numpy and typing) so that `compat_source` can copy them into a converted program's
+`_haiku_compat.py`; converted code never imports hk2nnx.
+"""
+
+from hk2nnx.compat.emit import MODULE_NAME as MODULE_NAME
+from hk2nnx.compat.emit import available as available
+from hk2nnx.compat.emit import compat_source as compat_source
+from hk2nnx.compat.templates.attention import MultiHeadAttention as MultiHeadAttention
+from hk2nnx.compat.templates.batch_norm import BatchNorm as BatchNorm
+from hk2nnx.compat.templates.bias import Bias as Bias
+from hk2nnx.compat.templates.embed import Embed as Embed
+from hk2nnx.compat.templates.gru import GRU as GRU
+from hk2nnx.compat.templates.lstm import LSTM as LSTM
+from hk2nnx.compat.templates.lstm import LSTMState as LSTMState
+from hk2nnx.compat.templates.moving_average import (
+    ExponentialMovingAverage as ExponentialMovingAverage,
+)
+from hk2nnx.compat.templates.pooling import AvgPool as AvgPool
+from hk2nnx.compat.templates.pooling import MaxPool as MaxPool
+from hk2nnx.compat.templates.pooling import avg_pool as avg_pool
+from hk2nnx.compat.templates.pooling import max_pool as max_pool
+from hk2nnx.compat.templates.spectral_norm import SpectralNorm as SpectralNorm
+from hk2nnx.compat.templates.vanilla_rnn import VanillaRNN as VanillaRNN
+from hk2nnx.compat.templates.vector_quantizer import VectorQuantizer as VectorQuantizer
+from hk2nnx.compat.templates.vector_quantizer import VectorQuantizerEMA as VectorQuantizerEMA
+
+__all__ = [
+    "MODULE_NAME", "AvgPool", "BatchNorm", "Bias", "Embed", "ExponentialMovingAverage", "GRU",
+    "LSTM", "LSTMState", "MaxPool", "MultiHeadAttention", "SpectralNorm", "VanillaRNN",
+    "VectorQuantizer", "VectorQuantizerEMA", "available", "avg_pool", "compat_source",
+    "max_pool",
+]
