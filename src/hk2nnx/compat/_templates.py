@@ -1,4 +1,4 @@
-"""Reads the compat templates as source: each top-level statement with the names it defines and uses."""
+"""Reads compat templates as source: each top-level statement, the names it defines and uses."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Writes the text of `_haiku_compat.py`: exactly the compat definitions a converted program uses."""
+"""Writes `_haiku_compat.py`: exactly the compat definitions a converted program uses."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Haiku's avg_pool/max_pool: full-rank windows from ints or short tuples, SAME averages unpadded."""
+"""Haiku's pooling: full-rank windows from ints or short tuples; SAME averages skip padding."""
 
 from __future__ import annotations
 
