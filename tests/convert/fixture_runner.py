@@ -5,11 +5,13 @@ NNX result). Its first line is `# check: {...}`, a dict literal saying how to ru
   var     the transformed variable in the original and the model in the result ("model")
   inputs  array specs for the positional inputs, e.g. ["f32[2,16]"]
   haiku   static keyword arguments for Haiku's apply/init, e.g. {"training": False}
+  init    static keyword arguments for Haiku's init and the trace (default: haiku)
   nnx     static keyword arguments for the NNX call ({} by default)
   mode    "train" or "eval": the NNX mode matching the Haiku flags (None: leave as built)
   apply   multi_transform: (index into model.apply, NNX method name)
   grad    compare gradients of sum(output) too (default True)
   rng     whether Haiku's apply takes a key (False under hk.without_apply_rng)
+  also    more variants: dicts overriding the keys above (e.g. the train-mode run)
 To regenerate an expected file after reviewing the diff:
   python -m tests.convert.fixture_runner tests/convert/fixtures/<section>/<case>.py
 """
@@ -73,4 +75,5 @@ def regenerate(path: Path) -> None:
 
 if __name__ == "__main__":
     for arg in sys.argv[1:]:
-        regenerate(Path(arg))
+        if not arg.endswith(".expected.py"):
+            regenerate(Path(arg))

@@ -50,18 +50,23 @@ def test_converting_again_changes_nothing(case):
 
 def test_converted_runs_and_matches_haiku_after_porting(case):
     fixture, result = case
-    check = fixture.check
     original = run_module(fixture.source, f"original_{fixture.path.stem}")
     converted = run_module(result.code, f"converted_{fixture.path.stem}")
-    if not check:
-        return
+    check = fixture.check
+    for variant in [check] + [{**check, **extra} for extra in check.get("also", [])]:
+        if variant:
+            _compare(original, converted, variant)
+
+
+def _compare(original: dict, converted: dict, check: dict) -> None:
     var = check.get("var", "model")
     transformed, model = original[var], converted[var]
     inputs = _inputs(check)
     static = check.get("haiku", {})
-    params, state = _init(transformed, inputs, static)
-    program = hk2nnx.trace(transformed, *inputs, **static)
-    port_to_nnx(params, state, model, program=program)
+    init_static = check.get("init", static)
+    params, state = _init(transformed, inputs, init_static)
+    program = hk2nnx.trace(transformed, *inputs, **init_static)
+    port_to_nnx(_merged(params, state), None, model, program=program)
     if check.get("mode"):
         getattr(model, check["mode"])()
     expected = _haiku_apply(transformed, params, state, inputs, static, check)
@@ -70,6 +75,16 @@ def test_converted_runs_and_matches_haiku_after_porting(case):
     np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-5, atol=1e-5)
     if check.get("grad", True) and not state:
         _compare_gradients(transformed, params, model, program, inputs, static, check)
+
+
+def _merged(params: dict, state: dict) -> dict:
+    """One tree per module path. port_to_nnx merges params and state with `{**p, **s}`, which
+    drops the params of a module that also has state (e.g. `~` in a top-level function)."""
+    out: dict = {}
+    for tree in (params, state):
+        for module, leaves in tree.items():
+            out.setdefault(module, {}).update(leaves)
+    return out
 
 
 def _inputs(check: dict) -> list:

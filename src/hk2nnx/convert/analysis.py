@@ -20,13 +20,15 @@ class FileAnalysis:
     index: FileIndex
     plans: dict[str, ClassPlan] = dataclasses.field(default_factory=dict)
     consumed_tree_args: list[cst.Name] = dataclasses.field(default_factory=list)
+    variable_classes: dict[str, str] = dataclasses.field(default_factory=dict)  # state -> class
+    declared_classes: set[str] = dataclasses.field(default_factory=set)
 
     def plan(self, class_name: str) -> ClassPlan:
         """The analysed plan of a module class in this file (children analysed first)."""
         if class_name in self.plans:
             return self.plans[class_name]
         found = self.index.classes[class_name]
-        plan = ClassPlan(self, class_name, found.init, found.methods)
+        plan = ClassPlan(self, class_name, found.init, found.methods, node=found.node)
         plan.default_name = _default_name(found.name, found.init)
         self.plans[class_name] = plan
         plan.analyze()
@@ -34,7 +36,7 @@ class FileAnalysis:
 
     def function_plan(self, fn: cst.FunctionDef, class_name: str) -> ClassPlan:
         """A transformed function planned as the `__call__` of a module without parameters."""
-        plan = ClassPlan(self, class_name, None, {"__call__": fn}, is_function=True)
+        plan = ClassPlan(self, class_name, None, {"__call__": fn}, is_function=True, node=fn)
         plan.default_name = haiku_default_name(class_name)
         self.plans[class_name] = plan
         plan.analyze()

@@ -54,7 +54,8 @@ def convert_source(source: str, *, filename: str = "<string>",
     for rule in FILE_RULES:
         rule.apply(analysis)
     tree = apply_edits(ctx)
-    tree = schedule_imports(tree, _referenced(tree) | {n for n, *_ in ctx.imports})
+    introduced = _referenced(tree) - _referenced(ctx.tree)
+    tree = schedule_imports(tree, introduced)
     code = tree.code
     findings = sorted(ctx.findings, key=lambda f: (f.line, f.col, f.code))
     return ConvertResult(code, code != source, findings, filename)

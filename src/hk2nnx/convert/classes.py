@@ -14,6 +14,7 @@ from hk2nnx.convert import dims, hoist
 from hk2nnx.convert.sites import CALL, INIT, SECTION, Site, applications, find_sites
 from hk2nnx.convert.findings import Refusal
 from hk2nnx.convert.flags import mode_flags
+from hk2nnx.convert.params import positional_names
 from hk2nnx.convert.names import fresh, split_number
 from hk2nnx.program import naming
 
@@ -32,6 +33,7 @@ class ClassPlan:
     init: cst.FunctionDef | None
     methods: dict[str, cst.FunctionDef]
     is_function: bool = False  # a transformed function becoming a module: no parent path
+    node: cst.CSTNode | None = None  # the class (or function) statement
     params: list[cst.Param] = dataclasses.field(default_factory=list)
     name_param: cst.Param | None = None
     aliases: dict[str, str] = dataclasses.field(default_factory=dict)  # self.X -> param X
@@ -142,9 +144,13 @@ class ClassPlan:
                                   "ported checkpoints load) but that attribute is taken",
                                   SECTION), site.ctor)
         taken |= {s.attr for s in paths}
+        modules = {s.attr for s in paths}
         for site in (s for s in self.sites if not s.is_module):
             base = site.rule.attr_base(site, self)
             site.attr = base if site.rule.shared_name else fresh(base, taken)
+            if site.rule.shared_name and site.attr in modules:
+                raise _at(Refusal(self.ctx.code(site.ctor.func), f"`{site.attr}` is also a "
+                                  "submodule's name; NNX cannot hold both", SECTION), site.ctor)
             taken.add(site.attr)
 
     def _relative_path(self, site: Site) -> str:
@@ -158,8 +164,8 @@ class ClassPlan:
     def _evaluate(self) -> None:
         for name in sorted(self.methods, key=lambda n: n != CALL):
             method = self.methods[name]
-            env = {p.name.value: self._feature(name, p.name.value)
-                   for p in _positional(method)[1:]}
+            env = {p: self._feature(name, p)
+                   for p in positional_names(method, skip_self=not self.is_function)}
             self.out_dims.setdefault(name, self._run(method, env))
 
     def _feature(self, method: str, arg: str) -> cst.Name:
@@ -182,6 +188,8 @@ class ClassPlan:
 
     def _on_call(self, call: cst.Call, ev: dims.Evaluator) -> tuple[bool, dims.Dim]:
         site = self._by_call.get(call)
+        if site is not None and site.env is None:
+            site.env = dict(ev.env)
         if site is not None and site.is_module:
             inputs = self.bind(call, site.rule.input_names(site, self, call), ev)
             if site.inputs is None:
@@ -193,7 +201,7 @@ class ClassPlan:
         if m.matches(func, m.Attribute(value=m.Name("self"), attr=m.Name())) and (
                 func.attr.value in self.methods and func.attr.value not in self._active):
             method = self.methods[func.attr.value]
-            names = [p.name.value for p in _positional(method)[1:]]
+            names = positional_names(method)
             return True, self._run(method, self.bind(call, names, ev))
         return False, None
 
@@ -217,17 +225,16 @@ class ClassPlan:
         if site.method == INIT:
             return expr
         try:
-            return hoist.hoist(expr, self.ctx, self.aliases, site.inputs or {}, construct,
-                               section)
+            return hoist.hoist(expr, self.ctx, self.aliases, site.env or {}, construct, section)
         except Refusal as refusal:
             raise _at(refusal, site.ctor) from None
 
-    def site_of_class(self, class_name: str) -> list[Site]:
-        return [s for s in self.sites if s.data.get("class") == class_name]
-
-
-def _positional(method: cst.FunctionDef) -> list[cst.Param]:
-    return [*method.params.posonly_params, *method.params.params]
+    def is_hoistable(self, expr: cst.BaseExpression, site: Site) -> bool:
+        try:
+            self.hoist(expr, site, "")
+        except Refusal:
+            return False
+        return True
 
 
 def _at(refusal: Refusal, node: cst.CSTNode) -> Refusal:

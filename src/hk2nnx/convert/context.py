@@ -38,7 +38,6 @@ class FileContext:
         self.before: dict[cst.CSTNode, list[cst.BaseStatement]] = {}
         self.markers: dict[cst.CSTNode, list[str]] = {}
         self.findings: list[Finding] = []
-        self.imports: set[tuple[str, str | None, str | None]] = set()
         self.local_modules: set[str] = set()  # module classes defined in this file
 
     # -- reading -----------------------------------------------------------------------------
@@ -84,9 +83,6 @@ class FileContext:
 
     def insert_before(self, statement: cst.CSTNode, code: str) -> None:
         self.before.setdefault(statement, []).extend(cst.parse_module(code).body)
-
-    def need_import(self, module: str, obj: str | None = None, alias: str | None = None) -> None:
-        self.imports.add((module, obj, alias))
 
     # -- reporting -----------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from hk2nnx.convert import hoist
+from hk2nnx.convert.params import all_names, positional_names
 
 if TYPE_CHECKING:
     from hk2nnx.convert.classes import ClassPlan
@@ -34,8 +35,7 @@ def mode_flags(plan: ClassPlan, method_name: str, active: frozenset[str] = froze
         return cached
     method = plan.methods[method_name]
     consumed = _consumed(plan, method, active | {method_name})
-    params = [p.name.value for p in [*method.params.posonly_params, *method.params.params,
-                                     *method.params.kwonly_params]][1:]
+    params = all_names(method, skip_self=not plan.is_function)
     uses: dict[str, list[cst.Name]] = {}
     for name in hoist.loads(method.body):
         uses.setdefault(name.value, []).append(name)
@@ -74,7 +74,7 @@ def _consumed(plan: ClassPlan, method: cst.FunctionDef, active: frozenset[str]
 def flag_arguments(callee: cst.FunctionDef, call: cst.Call, flags: dict[str, bool]
                    ) -> list[tuple[cst.BaseExpression, bool]]:
     """Arguments of `call` that land on the callee's pure mode flags."""
-    names = [p.name.value for p in [*callee.params.posonly_params, *callee.params.params]][1:]
+    names = positional_names(callee)
     out = []
     for index in flag_positions(callee, call, flags):
         out.append((call.args[index].value, flags[_param_at(call, index, names)]))
@@ -82,7 +82,7 @@ def flag_arguments(callee: cst.FunctionDef, call: cst.Call, flags: dict[str, boo
 
 
 def flag_positions(callee: cst.FunctionDef, call: cst.Call, flags: dict[str, bool]) -> set[int]:
-    names = [p.name.value for p in [*callee.params.posonly_params, *callee.params.params]][1:]
+    names = positional_names(callee)
     return {i for i in range(len(call.args)) if _param_at(call, i, names) in flags}
 
 

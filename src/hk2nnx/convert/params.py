@@ -56,3 +56,13 @@ def for_nnx(params: cst.Parameters, features: list[str], rngs: bool) -> cst.Para
         star = cst.ParamStar()
     return params.with_changes(params=plain, kwonly_params=kwonly, star_arg=star)
 
+
+
+def positional_names(fn: cst.FunctionDef, skip_self: bool = True) -> list[str]:
+    """Names of the parameters that can be passed by position (`self` dropped if asked)."""
+    names = [p.name.value for p in [*fn.params.posonly_params, *fn.params.params]]
+    return names[1:] if skip_self else names
+
+
+def all_names(fn: cst.FunctionDef, skip_self: bool = True) -> list[str]:
+    return positional_names(fn, skip_self) + [p.name.value for p in fn.params.kwonly_params]

@@ -30,7 +30,8 @@ class _Apply(cst.CSTTransformer):
             result = _marked(result, marks)
         before = self.ctx.before.get(original)
         if before:
-            return _prepend(before, result)
+            top = m.matches(self.ctx.parent(original), m.Module())
+            return _prepend(before, result, 2 if top else 1)
         return result
 
 
@@ -58,13 +59,14 @@ def _marked(stmt: cst.BaseStatement, marks: list[str]) -> cst.BaseStatement:
     return stmt.with_changes(leading_lines=[*stmt.leading_lines, *new]) if new else stmt
 
 
-def _prepend(before: list[cst.BaseStatement], result) -> cst.FlattenSentinel:
+def _prepend(before: list[cst.BaseStatement], result, blanks: int) -> cst.FlattenSentinel:
     """New statements go before `result`, which hands them its leading comments and blanks."""
     first, *rest = before
     if isinstance(result, cst.RemovalSentinel):
         return cst.FlattenSentinel([first, *rest])
     first = first.with_changes(leading_lines=result.leading_lines)
-    between = [cst.EmptyLine(indent=False)] if m.matches(result, _DEF) and m.matches(before[-1], _DEF) else []
+    spaced = m.matches(result, _DEF) and m.matches(before[-1], _DEF)
+    between = [cst.EmptyLine(indent=False)] * blanks if spaced else []
     result = result.with_changes(leading_lines=between)
     return cst.FlattenSentinel([first, *rest, result])
 

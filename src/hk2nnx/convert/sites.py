@@ -37,6 +37,7 @@ class Site:
     haiku_name: str | None = None  # Haiku's module name after numbering (module rules)
     attr: str = ""  # the NNX attribute
     inputs: dict[str, dims.Dim] | None = None  # sizes flowing into the first application
+    env: dict[str, dims.Dim] | None = None  # sizes of the method's locals where it runs
     applies: list[cst.Call] = dataclasses.field(default_factory=list)
     data: dict = dataclasses.field(default_factory=dict)  # rule-specific findings
 
@@ -61,7 +62,7 @@ def find_sites(method: cst.FunctionDef, ctx: FileContext, section: str = SECTION
         if rule is None:
             _check_unhandled(call, ctx, claimed, section)
             continue
-        if _nested(call, method, ctx):
+        if rule.creates and _nested(call, method, ctx):
             raise Refusal(ctx.code(call.func), "it runs inside a loop, branch or nested function, "
                           "so how many Haiku modules it builds depends on the data", section)
         site = Site(rule, name, call)

@@ -11,6 +11,7 @@ from hk2nnx.convert.analysis import FileAnalysis
 from hk2nnx.convert.classes import ClassPlan
 from hk2nnx.convert.findings import Refusal
 from hk2nnx.convert.names import camel, fresh
+from hk2nnx.convert.params import positional_names
 
 TRANSFORMS = {"haiku.transform": False, "haiku.transform_with_state": True}
 MULTI = {"haiku.multi_transform": False, "haiku.multi_transform_with_state": True}
@@ -190,7 +191,7 @@ def _pass_through(fn: cst.FunctionDef, analysis: FileAnalysis) -> Root | None:
     fn_params = {p.name.value for p in fn.params.params}
     if method is None or not fn_params:
         return None
-    names = [p.name.value for p in [*method.params.posonly_params, *method.params.params]][1:]
+    names = positional_names(method)
     arguments = {}
     for i, arg in enumerate(apply.args):
         if arg.star or not m.matches(arg.value, m.Name()) or arg.value.value not in fn_params:

@@ -19,6 +19,7 @@ import libcst.matchers as m
 
 from hk2nnx.convert import flags
 from hk2nnx.convert.findings import Refusal, Safety
+from hk2nnx.convert.params import positional_names
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.args import bind, render
 from hk2nnx.convert.transforms import Transformed, transformed
@@ -105,7 +106,7 @@ def _rewrite(t: Transformed, call: cst.Call, method: str, analysis, modes) -> No
             keywords.append((target, text))
     func = t.var if method == "__call__" else f"{t.var}.{method}"
     code = f"{func}({render(positional, keywords)})"
-    _replace(t, call, code, ctx)
+    _replace(t, call, code, analysis)
     if mode is not None:
         _set_mode(t, call, mode, ctx, modes)
 
@@ -114,13 +115,11 @@ def _signature(t: Transformed, method: str, analysis):
     """Input names of the applied function, where each goes on the model, and its mode flags."""
     plan = t.model_plan(analysis)
     if t.root is not None and not t.multi:
-        names = [p.name.value for p in t.fn.params.params]
+        names = positional_names(t.fn, skip_self=False)
         child_flags = flags.mode_flags(plan, "__call__")
         mode_flags = {p: child_flags[q] for p, q in t.root.arguments.items() if q in child_flags}
         return names, dict(t.root.arguments), mode_flags
-    fn = plan.methods[method]
-    names = [p.name.value for p in fn.params.params]
-    names = names[1:] if t.multi else names
+    names = positional_names(plan.methods[method], skip_self=not plan.is_function)
     return names, {n: n for n in names}, flags.mode_flags(plan, method)
 
 
@@ -140,14 +139,17 @@ def _mode(bound, mode_flags, ctx) -> str | None:
     return modes.pop() if modes else None
 
 
-def _replace(t: Transformed, call: cst.Call, code: str, ctx) -> None:
+def _replace(t: Transformed, call: cst.Call, code: str, analysis) -> None:
+    ctx = analysis.ctx
     if not t.with_state:
         ctx.replace(call, code)
         return
     parent = ctx.parent(call)
     if m.matches(parent, m.Assign(targets=[m.AssignTarget(target=m.Tuple(
             elements=[m.Element(), m.Element()]))])):
-        target = parent.targets[0].target.elements[0].value
+        target, state = (e.value for e in parent.targets[0].target.elements)
+        if m.matches(state, m.Name()):
+            analysis.consumed_tree_args.append(state)
         ctx.replace(call, code)
         ctx.edit(parent, lambda u: u.with_changes(targets=[u.targets[0].with_changes(
             target=target)]))

@@ -33,11 +33,19 @@ def render(positional: list[str], keywords: list[tuple[str, str]]) -> str:
 
 
 def drop_args(call: cst.Call, drop: set[int]) -> cst.Call:
-    """`call` without the arguments at the given indices, commas tidied."""
+    """`call` without the arguments at the given indices; a lone argument left goes inline."""
+    if not drop:
+        return call
     kept = [a for i, a in enumerate(call.args) if i not in drop]
-    if kept and kept[-1].comma is not cst.MaybeSentinel.DEFAULT and len(kept) < len(call.args):
-        if call.args[-1].comma is cst.MaybeSentinel.DEFAULT:
-            kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    if not kept:
+        return call.with_changes(args=[], whitespace_before_args=cst.SimpleWhitespace(""))
+    last = call.args[-1]
+    kept[-1] = kept[-1].with_changes(comma=last.comma,
+                                     whitespace_after_arg=last.whitespace_after_arg)
+    if len(kept) == 1:
+        kept[0] = kept[0].with_changes(comma=cst.MaybeSentinel.DEFAULT,
+                                       whitespace_after_arg=cst.SimpleWhitespace(""))
+        return call.with_changes(args=kept, whitespace_before_args=cst.SimpleWhitespace(""))
     return call.with_changes(args=kept)
 
 

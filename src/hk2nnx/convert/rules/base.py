@@ -39,6 +39,7 @@ class SiteRule:
     needs_rngs = True
 
     shared_name = False  # function rules: the attribute name is fixed (parameter/state names)
+    creates = True  # builds something Haiku names: may not sit in loops or branches
 
     def claims(self, qualname: str, ctx: FileContext) -> bool:
         raise NotImplementedError

@@ -31,6 +31,7 @@ _IMPLICIT_KEYS = ("haiku.next_rng_key", "haiku.maybe_next_rng_key")
 class DropoutRule(base.SiteRule):
     info = INFO
     kind = "function"
+    creates = False  # nnx.Dropout holds no variables, so a branch may use it
 
     def claims(self, qualname, ctx) -> bool:
         return qualname == "haiku.dropout"

@@ -16,6 +16,7 @@ import libcst as cst
 
 from hk2nnx.convert import dims, flags, hoist
 from hk2nnx.convert.findings import Refusal, Safety
+from hk2nnx.convert.params import positional_names
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.args import bind, drop_args, has_star, literal_string, render
 
@@ -40,7 +41,7 @@ class SubmoduleRule(base.SiteRule):
         init = child.init
         if init is None:
             return []
-        return [p.name.value for p in [*init.params.posonly_params, *init.params.params]][1:]
+        return positional_names(init)
 
     def _bound(self, site, child) -> dict[str, cst.Arg]:
         if has_star(site.ctor):
@@ -65,7 +66,7 @@ class SubmoduleRule(base.SiteRule):
         method = child.methods.get("__call__")
         if method is None:
             return []
-        return [p.name.value for p in [*method.params.posonly_params, *method.params.params]][1:]
+        return positional_names(method)
 
     def _mapping(self, site, plan, child, inputs) -> dict[str, cst.BaseExpression]:
         mapping: dict[str, cst.BaseExpression] = {}

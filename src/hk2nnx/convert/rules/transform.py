@@ -18,6 +18,7 @@ import libcst.matchers as m
 
 from hk2nnx.convert import class_rewrite, hoist, inputs, layout
 from hk2nnx.convert.findings import Refusal, Safety
+from hk2nnx.convert.params import positional_names
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.args import bind, render
 from hk2nnx.convert.transforms import SECTION, Transformed, transformed
@@ -86,9 +87,8 @@ def _model_code(t: Transformed, init, analysis) -> str:
 def _input_names(t: Transformed, analysis) -> list[str]:
     """Parameter names the init inputs bind to, in the function that receives them."""
     if t.multi:
-        method = analysis.plan(t.class_name).methods["__call__"]
-        return [p.name.value for p in method.params.params][1:]
-    return [p.name.value for p in t.fn.params.params]
+        return positional_names(analysis.plan(t.class_name).methods["__call__"])
+    return positional_names(t.fn, skip_self=False)
 
 
 def _feature(t: Transformed, plan, symbol: str, bound, names, analysis, init) -> str:
@@ -111,6 +111,8 @@ def _feature(t: Transformed, plan, symbol: str, bound, names, analysis, init) ->
 
 
 def _seed(key: cst.BaseExpression, ctx) -> str:
+    if m.matches(key, m.Name("None")):
+        return "0"  # Haiku drew nothing random at init; NNX still wants a seed
     if m.matches(key, m.Call(args=[m.Arg(keyword=None)])) and ctx.qualname(key.func) in \
             _KEY_FUNCTIONS:
         return ctx.code(key.args[0].value)
