@@ -11,7 +11,7 @@ from catalogue import ENTRIES
 from flax import nnx
 from layer_probes import build, call, layer_instances
 
-from hk2nnx.port.api import port_to_nnx
+from hk2nnx.port.api import nnx_variables, port_to_nnx
 
 
 class Holder(nnx.Module):
@@ -48,6 +48,29 @@ def random_weights(program, seed=0):
     return trees["params"], trees["state"]
 
 
+def _model(program, inst):
+    layer = build(inst)
+    if program.root == inst.path:
+        return layer, layer
+    return layer, Holder(program.module(inst.path).nnx_path, layer)
+
+
+@pytest.mark.parametrize("entry", CASES, ids=[e.id for e in CASES])
+def test_port_without_program_finds_the_same_rules(entry):
+    """Without a trace the port picks rules by NNX class; it must fill the same values."""
+    program = entry.trace()
+    inst = _single_layer(entry)
+    params, state = random_weights(program, seed=3)
+    with_trace, without = _model(program, inst)[1], _model(program, inst)[1]
+    port_to_nnx(params, state, with_trace, program=program)
+    port_to_nnx(params, state, without)
+    expected = {p: np.asarray(v.get_value()) for p, v in nnx_variables(with_trace).items()}
+    actual = {p: np.asarray(v.get_value()) for p, v in nnx_variables(without).items()}
+    assert expected.keys() == actual.keys()
+    for path, value in expected.items():
+        assert np.array_equal(actual[path], value), path
+
+
 def test_cases_cover_every_real_target():
     covered = {_single_layer(e).mapping.haiku for e in CASES}
     from hk2nnx.mappings.layers import LAYERS
@@ -65,9 +88,7 @@ def test_nnx_layer_reproduces_haiku_eval_outputs(entry):
     apply = jax.jit(entry.transformed().apply, static_argnames=tuple(entry.kwargs))
     expected, _ = apply(params, state, None, *inputs, **{**entry.kwargs, **eval_mode})
 
-    layer = build(inst)
-    model = layer if program.root == inst.path else Holder(
-        program.module(inst.path).nnx_path, layer)
+    layer, model = _model(program, inst)
     port_to_nnx(params, state, model, program=program)
     model.eval()
     actual = nnx.jit(lambda layer, *xs: call(inst, layer, xs))(layer, *inputs)

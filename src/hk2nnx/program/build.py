@@ -61,8 +61,11 @@ def nnx_leaf_paths(
 ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], Ownership]]:
     """NNX path of each Haiku leaf (module, name), and the layer rule claiming it, if any."""
     leaves = list(leaves)
-    mod_names = naming.module_paths(set(module_paths) | {m for m, _ in leaves},
-                                    stack_scopes=stack_scopes)
+    # Ancestors too: a layer may own leaves only through children (LSTM's `linear`).
+    leaf_modules = {m for m, _ in leaves}
+    known = set(module_paths) | leaf_modules | {
+        a for m in leaf_modules for a in ancestors(m) if naming.parse(a, stack_scopes).segments}
+    mod_names = naming.module_paths(known, stack_scopes=stack_scopes)
     paths: dict[tuple[str, str], str] = {}
     owners: dict[tuple[str, str], Ownership] = {}
     for module, name in leaves:
