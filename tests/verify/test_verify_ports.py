@@ -114,6 +114,16 @@ def test_mlp_port_passes_with_outputs_and_every_gradient():
     assert [r.kind for r in report.rows].count("output") == 1
 
 
+@pytest.mark.parametrize("wrap", [
+    hk.transform, hk.transform_with_state,
+    lambda f: hk.without_apply_rng(hk.transform(f)),
+    lambda f: hk.without_apply_rng(hk.transform_with_state(f)),
+], ids=["transform", "with_state", "no_rng", "with_state_no_rng"])
+def test_every_transform_flavour_is_accepted(wrap):
+    report = verify(wrap(_mlp), MLP, X)
+    assert report.passed, report.table()
+
+
 def test_eager_mode_gives_the_same_verdict():
     report = verify(_mlp, MLP, X, jit=False)
     assert report.passed, report.table()

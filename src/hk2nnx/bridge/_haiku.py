@@ -79,23 +79,24 @@ class HaikuFunctions:
 
 
 def haiku_functions(original: Any, sample_kwargs: Mapping | None = None) -> HaikuFunctions:
-    """Normalizes a function using Haiku modules or any hk.transform flavour."""
+    """Normalizes a function using Haiku modules or any hk.transform flavour.
+
+    `hk.without_apply_rng` results are recognised by their signatures (no `rng` slot).
+    """
     sample = dict(sample_kwargs or {})
     if isinstance(original, (hk.MultiTransformed, hk.MultiTransformedWithState)):
         return _multi(original, sample)
-    if isinstance(original, hk.Transformed):
-        stateful = hk.with_empty_state(original)
-        entry = _entry("__call__", stateful.apply, 2, sample, signature_of=original.apply)
-    elif isinstance(original, hk.TransformedWithState):
-        stateful = original
-        entry = _entry("__call__", stateful.apply, 3, sample)
+    if isinstance(original, (hk.Transformed, hk.TransformedWithState)):
+        with_state = isinstance(original, hk.TransformedWithState)
+        transformed = original
     elif callable(original):
-        stateful = hk.transform_with_state(original)
-        entry = _entry("__call__", stateful.apply, 3, sample)
+        with_state, transformed = True, hk.transform_with_state(original)
     else:
         raise TypeError(f"expected a function using Haiku modules or an hk.transform result, "
                         f"got {type(original).__name__}")
-    return HaikuFunctions(stateful.init, (entry,), entry.flag)
+    entry = _entry("__call__", transformed.apply, with_state, sample)
+    init = transformed.init if with_state else _init_with_state(transformed.init)
+    return HaikuFunctions(init, (entry,), entry.flag)
 
 
 def _multi(original: Any, sample: dict) -> HaikuFunctions:
@@ -104,20 +105,10 @@ def _multi(original: Any, sample: dict) -> HaikuFunctions:
         named = [(str(k), f) for k, f in original.apply.items()]
     else:
         named = [(f"apply[{i}]", f) for i, f in enumerate(jax.tree.leaves(original.apply))]
-    entries = tuple(
-        _entry(name, fn if with_state else _add_state(fn), 3 if with_state else 2, sample,
-               signature_of=fn)
-        for name, fn in named
-    )
+    entries = tuple(_entry(name, fn, with_state, sample) for name, fn in named)
     init = original.init if with_state else _init_with_state(original.init)
-    return HaikuFunctions(init, entries, _entry("init", original.init, 1, sample).flag)
-
-
-def _add_state(apply: Callable) -> ApplyFn:
-    def stateful(params, state, rng, *args, **kwargs):
-        return apply(params, rng, *args, **kwargs), state
-
-    return stateful
+    init_flag = _flag(_parameters(original.init)[1:], sample)[0]
+    return HaikuFunctions(init, entries, init_flag)
 
 
 def _init_with_state(init: Callable) -> InitFn:
@@ -127,21 +118,42 @@ def _init_with_state(init: Callable) -> InitFn:
     return stateful
 
 
-def _entry(name: str, fn: ApplyFn, skip: int, sample: dict,
-           signature_of: Callable | None = None) -> ApplyEntry:
-    """Finds the training flag in the signature (minus params/state/rng) or the sample kwargs."""
+def _stateful(apply: Callable, with_state: bool, takes_rng: bool) -> ApplyFn:
+    """apply(params, state, rng, *a, **k) -> (out, state) whatever the transform flavour."""
+
+    def stateful(params, state, rng, *args, **kwargs):
+        head = (params, state) if with_state else (params,)
+        out = apply(*head, *((rng,) if takes_rng else ()), *args, **kwargs)
+        return out if with_state else (out, state)
+
+    return stateful
+
+
+def _parameters(fn: Callable) -> list[inspect.Parameter]:
     try:
-        params = list(inspect.signature(signature_of or fn).parameters.values())[skip:]
+        return list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
-        params = []
+        return []
+
+
+def _entry(name: str, apply: Callable, with_state: bool, sample: dict) -> ApplyEntry:
+    """Reads the rng slot and the training flag off the apply signature (or the sample)."""
+    params = _parameters(apply)
+    lead = 2 if with_state else 1
+    takes_rng = not params or any(p.name == "rng" for p in params[:lead + 1])
+    flag, position = _flag(params[lead + takes_rng:], sample)
+    return ApplyEntry(name, _stateful(apply, with_state, takes_rng), flag, position)
+
+
+def _flag(params: list[inspect.Parameter], sample: dict) -> tuple[str | None, int | None]:
+    """The training flag the user function takes, and its positional index if positional."""
     for flag in TRAINING_FLAGS:
         for i, p in enumerate(params):
             if p.name == flag and p.kind is not inspect.Parameter.VAR_KEYWORD:
                 positional = p.kind in (inspect.Parameter.POSITIONAL_ONLY,
                                         inspect.Parameter.POSITIONAL_OR_KEYWORD)
-                return ApplyEntry(name, fn, flag, i if positional else None)
-    flag = next((f for f in TRAINING_FLAGS if f in sample), None)
-    return ApplyEntry(name, fn, flag)
+                return flag, i if positional else None
+    return next((f for f in TRAINING_FLAGS if f in sample), None), None
 
 
 def materialize(args: tuple, kwargs: Mapping, seed: int | jax.Array) -> tuple[tuple, dict]:
