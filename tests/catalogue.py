@@ -36,8 +36,6 @@ import catalogue_constructs as c
 import hk2nnx
 from hk2nnx.program.model import Program, TensorSpec
 
-F32 = "float32"
-
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class CatalogueEntry:
@@ -58,8 +56,7 @@ class CatalogueEntry:
         rng = np.random.default_rng(seed)
         out = []
         for spec in self.specs:
-            if np.issubdtype(np.dtype(spec.dtype) if spec.dtype != "bfloat16" else np.float32,
-                             np.integer):
+            if jnp.issubdtype(jnp.dtype(spec.dtype), jnp.integer):
                 out.append(rng.integers(0, self.int_range, spec.shape).astype(spec.dtype))
             else:
                 out.append(np.asarray(jnp.asarray(rng.standard_normal(spec.shape),
