@@ -204,6 +204,8 @@ _OWN = (
          notes="SpectralNorm applied to a raw parameter"),
     _own("params_trees", c.params_trees, ["f32[3,4]"], tags=("stateful",),
          notes="EMAParamsTree and SNParamsTree: state named after tree paths"),
+    _own("subclassed", c.subclassed, ["f32[2,3,6]"],
+         notes="MultiHeadAttention subclass with its own signature; a module taking *args"),
     _own("conv2d_nchw", c.conv_nchw, ["f32[2,3,6,6]"], tags=("bare",),
          notes="Conv2D with data_format=NCHW: bias kept as (C, 1, 1)"),
     _own("layer_norm_2axes", c.layer_norm_2axes, ["f32[2,3,4]"], tags=("bare",),

@@ -195,3 +195,28 @@ def conv_nchw(x):
 def layer_norm_2axes(x):
     return hk.LayerNorm(axis=(-2, -1), create_scale=True, create_offset=True,
                         param_axis=(-2, -1))(x)
+
+
+class Attention(hk.MultiHeadAttention):
+    """A layer subclass whose constructor does not take the base class's arguments."""
+
+    def __init__(self, heads, name=None):
+        super().__init__(num_heads=heads, key_size=4, w_init=hk.initializers.VarianceScaling(),
+                         name=name)
+
+
+class Star(hk.Module):
+    """A module whose constructor takes *args."""
+
+    def __init__(self, *sizes, name=None):
+        super().__init__(name=name)
+        self.sizes = sizes
+
+    def __call__(self, x):
+        for size in self.sizes:
+            x = hk.Linear(size)(x)
+        return x
+
+
+def subclassed(x):
+    return Star(3, 4)(Attention(2)(x, x, x))

@@ -105,7 +105,7 @@ class _Recorder:
             "bases": [qualified_name(c) for c in cls.__mro__ if issubclass(c, hk.Module)],
             "args": [_short_repr(a) for a in args],
             "kwargs": [(k, _short_repr(v)) for k, v in kwargs.items()],
-            "attrs": _bound_arguments(cls, args, kwargs),
+            "attrs": _with_instance_attrs(_bound_arguments(cls, args, kwargs), module),
         })
 
     def creator(self, collection: str):
@@ -154,6 +154,25 @@ def _short_repr(value: Any, limit: int = 200) -> str:
         return str(TensorSpec.of(value))
     text = _ADDRESS.sub("", repr(value))  # no memory addresses: traces must be reproducible
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_PLAIN = (int, float, bool, str, type(None))
+
+
+def _with_instance_attrs(bound: list[tuple[str, str]], module: hk.Module) -> list[tuple[str, str]]:
+    """Bound arguments, then plain public attributes the constructor set (e.g. `num_heads`).
+
+    Layer rules read attributes by the layer's own names; a subclass with another signature
+    (`MyAttention(heads)`) still sets them on the instance.
+    """
+    names = {k for k, _ in bound} | {"name", "module_name"}
+    extra = []
+    for key, value in vars(module).items():
+        plain = isinstance(value, _PLAIN) or (
+            isinstance(value, (tuple, list)) and all(isinstance(v, _PLAIN) for v in value))
+        if plain and not key.startswith("_") and key not in names:
+            extra.append((key, _short_repr(value)))
+    return bound + extra
 
 
 def _bound_arguments(cls: type, args, kwargs) -> list[tuple[str, str]]:
