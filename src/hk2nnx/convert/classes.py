@@ -78,7 +78,10 @@ class ClassPlan:
             for method in self.methods:
                 mode_flags(self, method)
             for site in self.sites:
-                site.data["code"] = site.rule.build(site, self)
+                try:
+                    site.data["code"] = site.rule.build(site, self)
+                except Refusal as refusal:
+                    raise refusal.at(site.ctor) from None
         except Refusal as refusal:
             self.refusal = (self._refusal_node(refusal), refusal)
             return
@@ -87,7 +90,7 @@ class ClassPlan:
         self.needs_rngs = any(site.rule.wants_rngs(site, self) for site in self.sites)
 
     def _refusal_node(self, refusal: Refusal) -> cst.CSTNode:
-        return getattr(refusal, "node", None) or (self.init or next(iter(self.methods.values())))
+        return refusal.node or self.init or next(iter(self.methods.values()))
 
     def _signature(self) -> None:
         if self.init is None:
@@ -114,8 +117,8 @@ class ClassPlan:
         if self.init is not None:
             for site in find_sites(self.init, self.ctx):
                 if site.is_module and (site.target is None or site.data.get("local")):
-                    raise _at(Refusal(self.ctx.code(site.ctor.func), "build modules in __init__ "
-                                      "as `self.name = Module(...)`", SECTION), site.ctor)
+                    raise Refusal(self.ctx.code(site.ctor.func), "build modules in __init__ "
+                                      "as `self.name = Module(...)`", SECTION).at(site.ctor)
                 self.sites.append(site)
         for method in self.methods.values():
             self.sites.extend(find_sites(method, self.ctx))
@@ -140,17 +143,17 @@ class ClassPlan:
         for site, path in paths.items():
             site.attr = attrs[path]
             if site.attr in taken and site.attr != site.target:
-                raise _at(Refusal(self.ctx.code(site.ctor.func), f"NNX names it `{site.attr}` (so "
+                raise Refusal(self.ctx.code(site.ctor.func), f"NNX names it `{site.attr}` (so "
                                   "ported checkpoints load) but that attribute is taken",
-                                  SECTION), site.ctor)
+                                  SECTION).at(site.ctor)
         taken |= {s.attr for s in paths}
         modules = {s.attr for s in paths}
         for site in (s for s in self.sites if not s.is_module):
             base = site.rule.attr_base(site, self)
             site.attr = base if site.rule.shared_name else fresh(base, taken)
             if site.rule.shared_name and site.attr in modules:
-                raise _at(Refusal(self.ctx.code(site.ctor.func), f"`{site.attr}` is also a "
-                                  "submodule's name; NNX cannot hold both", SECTION), site.ctor)
+                raise Refusal(self.ctx.code(site.ctor.func), f"`{site.attr}` is also a "
+                                  "submodule's name; NNX cannot hold both", SECTION).at(site.ctor)
             taken.add(site.attr)
 
     def _relative_path(self, site: Site) -> str:
@@ -190,13 +193,16 @@ class ClassPlan:
         site = self._by_call.get(call)
         if site is not None and site.env is None:
             site.env = dict(ev.env)
-        if site is not None and site.is_module:
-            inputs = self.bind(call, site.rule.input_names(site, self, call), ev)
-            if site.inputs is None:
-                site.inputs = inputs
-            return True, site.rule.out_dim(site, self, inputs)
-        if site is not None:
-            return True, site.rule.out_dim(site, self, ev)
+        try:
+            if site is not None and site.is_module:
+                inputs = self.bind(call, site.rule.input_names(site, self, call), ev)
+                if site.inputs is None:
+                    site.inputs = inputs
+                return True, site.rule.out_dim(site, self, inputs)
+            if site is not None:
+                return True, site.rule.out_dim(site, self, ev)
+        except Refusal as refusal:
+            raise refusal.at(site.ctor) from None
         func = call.func
         if m.matches(func, m.Attribute(value=m.Name("self"), attr=m.Name())) and (
                 func.attr.value in self.methods and func.attr.value not in self._active):
@@ -227,7 +233,7 @@ class ClassPlan:
         try:
             return hoist.hoist(expr, self.ctx, self.aliases, site.env or {}, construct, section)
         except Refusal as refusal:
-            raise _at(refusal, site.ctor) from None
+            raise refusal.at(site.ctor) from None
 
     def is_hoistable(self, expr: cst.BaseExpression, site: Site) -> bool:
         try:
@@ -235,8 +241,3 @@ class ClassPlan:
         except Refusal:
             return False
         return True
-
-
-def _at(refusal: Refusal, node: cst.CSTNode) -> Refusal:
-    refusal.node = node
-    return refusal

@@ -21,6 +21,11 @@ Edit = Callable[[cst.CSTNode], cst.CSTNode | cst.RemovalSentinel | cst.FlattenSe
 _EMPTY = cst.Module(body=[])
 
 
+def is_statement(node: cst.CSTNode) -> bool:
+    """A line of its own: a simple statement line or a compound statement (def, if, ...)."""
+    return isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
+
+
 class FileContext:
     """One file: resolve names and places while analysing; collect edits to apply in one pass."""
 
@@ -64,8 +69,7 @@ class FileContext:
     def statement_of(self, node: cst.CSTNode) -> cst.CSTNode:
         """The statement (simple line or compound) that holds `node`."""
         current = node
-        while current is not None and not m.matches(
-                current, m.SimpleStatementLine() | m.BaseCompoundStatement()):
+        while current is not None and not is_statement(current):
             current = self.parent(current)
         return current if current is not None else node
 

@@ -113,13 +113,13 @@ class Evaluator:
 
     def _compound(self, stmt: cst.CSTNode) -> None:
         for child in stmt.children:
-            if m.matches(child, m.BaseSuite()):
+            if isinstance(child, cst.BaseSuite):
                 self._block(child)
             elif m.matches(child, m.Else() | m.ExceptHandler() | m.Finally()):
                 self._block(child.body)
             elif m.matches(child, m.If()):
                 self._compound(child)
-            elif m.matches(child, m.BaseExpression()):
+            elif isinstance(child, cst.BaseExpression):
                 self.size(child)
 
     def _small(self, small: cst.BaseSmallStatement) -> None:
@@ -157,7 +157,7 @@ class Evaluator:
 
     def _visit_children(self, node: cst.CSTNode) -> None:
         for child in node.children:
-            if m.matches(child, m.BaseExpression()):
+            if isinstance(child, cst.BaseExpression):
                 self.size(child)
             elif not m.matches(child, m.Lambda()):
                 self._visit_children(child)

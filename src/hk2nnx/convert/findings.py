@@ -48,9 +48,17 @@ def todo_text(construct: str, why: str, section: str) -> str:
 class Refusal(Exception):
     """A construct cannot be converted safely; it stays as written, marked with a TODO."""
 
-    def __init__(self, construct: str, why: str, section: str, code: str = "HK000") -> None:
+    def __init__(self, construct: str, why: str, section: str, code: str = "HK000",
+                 node: object | None = None) -> None:
         super().__init__(f"{construct}: {why}")
         self.construct = construct
         self.why = why
         self.section = section
         self.code = code
+        self.node = node  # where the TODO goes; the caller's best guess when None
+
+    def at(self, node: object) -> Refusal:
+        """This refusal, placed at `node` unless it already has a place."""
+        if self.node is None:
+            self.node = node
+        return self

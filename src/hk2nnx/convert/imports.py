@@ -88,7 +88,7 @@ class _DropAliases(cst.CSTTransformer):
         return cst.RemovalSentinel.REMOVE
 
     def on_leave(self, original, updated):
-        if self.carry and m.matches(updated, m.BaseCompoundStatement()):
+        if self.carry and isinstance(updated, cst.BaseCompoundStatement):
             lines = updated.leading_lines or self.carry
             self.carry = []
             updated = updated.with_changes(leading_lines=lines)

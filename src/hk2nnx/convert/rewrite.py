@@ -5,9 +5,8 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
-from hk2nnx.convert.context import FileContext
+from hk2nnx.convert.context import FileContext, is_statement
 
-_STATEMENT = m.SimpleStatementLine() | m.BaseCompoundStatement()
 _DEF = m.FunctionDef() | m.ClassDef()
 
 
@@ -23,10 +22,10 @@ class _Apply(cst.CSTTransformer):
             if not isinstance(result, cst.CSTNode):
                 break
             result = fn(result)
-        if m.matches(original, _STATEMENT):
+        if is_statement(original):
             result = self._keep_spacing(original, result)
         marks = self.ctx.markers.get(original)
-        if marks and m.matches(result, _STATEMENT):
+        if marks and is_statement(result):
             result = _marked(result, marks)
         before = self.ctx.before.get(original)
         if before:
@@ -44,7 +43,7 @@ class _Apply(cst.CSTTransformer):
                 self.pending[parent] = blanks
             return result
         carried = self.pending.pop(parent, [])
-        if not carried or not m.matches(result, _STATEMENT):
+        if not carried or not is_statement(result):
             return result
         own = 0
         while own < len(result.leading_lines) and result.leading_lines[own].comment is None:

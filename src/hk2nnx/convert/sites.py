@@ -64,8 +64,9 @@ def find_sites(method: cst.FunctionDef, ctx: FileContext, section: str = SECTION
             continue
         if rule.creates and _nested(call, method, ctx):
             raise Refusal(ctx.code(call.func), "it runs inside a loop, branch or nested function, "
-                          "so how many Haiku modules it builds depends on the data", section)
-        site = Site(rule, name, call)
+                          "so how many Haiku modules it builds depends on the data", section,
+                          node=call)
+        site = Site(rule, name, call, data={"construct": ctx.code(call.func)})
         if rule.kind == "module":
             _place_module(site, call, ctx, locals_, section)
         sites.append(site)
@@ -95,7 +96,7 @@ def _check_unhandled(call: cst.Call, ctx: FileContext, claimed: list[cst.Call],
         if any(node is c for c in claimed):
             return  # an argument of a converted call: its rule decides
         node = ctx.parent(node)
-    raise Refusal(ctx.code(call.func), f"no rule converts {qualname} yet", section, "HK000")
+    raise Refusal(ctx.code(call.func), f"no rule converts {qualname} yet", section, "HK000", call)
 
 
 def _place_module(site: Site, call: cst.Call, ctx: FileContext, locals_: dict[str, Site],
@@ -114,7 +115,7 @@ def _place_module(site: Site, call: cst.Call, ctx: FileContext, locals_: dict[st
         locals_[site.target] = site
         return
     raise Refusal(ctx.code(call.func), "the module is used in a way the converter does not "
-                  "follow (store it in a variable or call it directly)", section)
+                  "follow (store it in a variable or call it directly)", section, node=call)
 
 
 def applications(method: cst.FunctionDef, sites: list[Site], ctx: FileContext) -> None:

@@ -105,7 +105,7 @@ def transformed(analysis: FileAnalysis) -> list[Transformed]:
             t.inits = _inits(t, analysis)
         except Refusal as refusal:
             t.ok = False
-            analysis.ctx.refuse(getattr(refusal, "node", None) or t.statement, refusal)
+            analysis.ctx.refuse(refusal.node or t.statement, refusal)
     analysis._transformed = out
     return out
 
@@ -124,15 +124,11 @@ def _inits(t: Transformed, analysis: FileAnalysis) -> list[Init]:
     used = [c for c in m.findall(analysis.ctx.tree, init)]
     if not found or len(used) != len(found):
         node = next((c for c in used if not any(c is i.call for i in found)), t.statement)
-        raise _at(Refusal(f"{t.var}.init", "call it at module level as `params = "
+        raise Refusal(f"{t.var}.init", "call it at module level as `params = "
                           f"{t.var}.init(key, *inputs)` so the model can be built there", SECTION,
-                          "HK020"), node)
+                          "HK020").at(node)
     return found
 
-
-def _at(refusal: Refusal, node: cst.CSTNode) -> Refusal:
-    refusal.node = node
-    return refusal
 
 
 def _transform_call(value: cst.BaseExpression, ctx) -> tuple[cst.Call | None, bool, bool]:

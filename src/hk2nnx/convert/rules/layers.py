@@ -37,7 +37,7 @@ class LayerRule(base.SiteRule):
     def _bound(self, site) -> dict[str, cst.Arg]:
         mapping = BY_HAIKU[site.data["qualname"]]
         if has_star(site.ctor):
-            raise Refusal(mapping.haiku, "*args/**kwargs hide which arguments are given",
+            raise Refusal(site.data["construct"], "*args/**kwargs hide which arguments are given",
                           mapping.section, INFO.code)
         return bind(site.ctor, [a.haiku for a in mapping.args])
 
@@ -47,7 +47,7 @@ class LayerRule(base.SiteRule):
         given = self._bound(site).get("name")
         if given is None or literal_string(given.value) is None:
             if given is not None and plan.ctx.code(given.value) != "None":
-                raise Refusal(mapping.haiku, "its name= is not a string literal, so the NNX "
+                raise Refusal(site.data["construct"], "its name= is not a string literal, so the NNX "
                               "attribute cannot be named statically", mapping.section, INFO.code)
             return haiku_default_name(mapping.haiku_class_name)
         return literal_string(given.value)
@@ -61,7 +61,7 @@ class LayerRule(base.SiteRule):
         if mapping.out_features is None:
             return inputs.get(_input_name(mapping))
         given = self._bound(site).get(mapping.out_features)
-        return plan.hoist(given.value, site, mapping.haiku) if given is not None else None
+        return plan.hoist(given.value, site, site.data["construct"]) if given is not None else None
 
     def build(self, site, plan) -> str:
         mapping = BY_HAIKU[site.data["qualname"]]
@@ -70,7 +70,7 @@ class LayerRule(base.SiteRule):
         if mapping.in_features:
             size = (site.inputs or {}).get(_input_name(mapping))
             if size is None:
-                raise Refusal(mapping.haiku, "the size of its input cannot be followed through "
+                raise Refusal(site.data["construct"], "the size of its input cannot be followed through "
                               "the code; pass it to the constructor by hand or give --input",
                               mapping.section, INFO.code)
             values[mapping.in_features] = dims.code(size)
@@ -82,19 +82,19 @@ class LayerRule(base.SiteRule):
     def _convert(self, arg, given, site, plan, mapping) -> dict[str, str]:
         if given is None:
             return {arg.nnx: arg.haiku_default} if arg.haiku_default and arg.nnx else {}
-        value = plan.hoist(given.value, site, mapping.haiku, mapping.section)
+        value = plan.hoist(given.value, site, site.data["construct"], mapping.section)
         text = plan.ctx.code(value)
         if arg.only and text not in arg.only:
-            raise Refusal(mapping.haiku, f"{arg.haiku}={text} has no NNX equivalent "
+            raise Refusal(site.data["construct"], f"{arg.haiku}={text} has no NNX equivalent "
                           f"({mapping.notes or 'not in the mapping table'})", mapping.section,
                           INFO.code)
         if arg.nnx is None:
             return {}
         if arg.convert == NTUPLE:
-            return {arg.nnx: _ntuple(value, text, mapping, plan.ctx)}
+            return {arg.nnx: _ntuple(value, text, mapping, site.data["construct"])}
         if arg.convert == INITIALIZER and text != "None":
             converted = nnx_initializer(given.value, plan.ctx, lambda e: plan.hoist(
-                e, site, mapping.haiku, mapping.section))
+                e, site, site.data["construct"], mapping.section))
             if converted is None:
                 plan.ctx.report(INFO.code, given, f"{arg.haiku}={text} has no NNX initializer in "
                                 "the table; NNX's default is used (ported weights are exact, "
@@ -111,12 +111,13 @@ def _input_name(mapping: ConstructorMapping) -> str:
     return next(c.haiku for c in mapping.call if c.role == INPUT)
 
 
-def _ntuple(value: cst.BaseExpression, text: str, mapping: ConstructorMapping, ctx) -> str:
+def _ntuple(value: cst.BaseExpression, text: str, mapping: ConstructorMapping,
+            construct: str) -> str:
     if m.matches(value, m.Integer()) and mapping.spatial_dims > 1:
         return "(" + ", ".join([text] * mapping.spatial_dims) + ")"
     if mapping.spatial_dims == 1 or m.matches(value, m.Tuple() | m.List()):
         return text
-    raise Refusal(mapping.haiku, f"kernel_shape={text} may be an int (one size for every "
+    raise Refusal(construct, f"kernel_shape={text} may be an int (one size for every "
                   "spatial axis) or a tuple; NNX needs the tuple", mapping.section, INFO.code)
 
 

@@ -33,7 +33,7 @@ class SubmoduleRule(base.SiteRule):
     def _child(self, site, plan):
         child = plan.analysis.plan(site.data["class"])
         if not child.converts:
-            raise Refusal(site.data["class"], f"class {site.data['class']} is not converted "
+            raise Refusal(site.data["construct"], f"class {site.data['class']} is not converted "
                           "(see its TODO)", SECTION, INFO.code)
         return child
 
@@ -45,7 +45,7 @@ class SubmoduleRule(base.SiteRule):
 
     def _bound(self, site, child) -> dict[str, cst.Arg]:
         if has_star(site.ctor):
-            raise Refusal(site.data["class"], "*args/**kwargs hide which arguments are given",
+            raise Refusal(site.data["construct"], "*args/**kwargs hide which arguments are given",
                           SECTION, INFO.code)
         return bind(site.ctor, self._names(child))
 
@@ -57,7 +57,7 @@ class SubmoduleRule(base.SiteRule):
             return child.default_name
         text = literal_string(given.value)
         if text is None:
-            raise Refusal(site.data["class"], "its name= is not a string literal, so the NNX "
+            raise Refusal(site.data["construct"], "its name= is not a string literal, so the NNX "
                           "attribute cannot be named statically", SECTION, INFO.code)
         return text
 
@@ -102,7 +102,7 @@ class SubmoduleRule(base.SiteRule):
             method, arg = child.features[symbol]
             size = (site.inputs or {}).get(arg) if method == "__call__" else None
             if size is None:
-                raise Refusal(site.data["class"], f"the size of its input `{arg}` cannot be "
+                raise Refusal(site.data["construct"], f"the size of its input `{arg}` cannot be "
                               "followed through the code; pass it by hand or give --input",
                               SECTION, INFO.code)
             positional.append(dims.code(size))

@@ -38,7 +38,7 @@ class TransformInitRule(base.FileRule):
                 codes = [_model_code(t, init, analysis) for init in t.inits]
             except Refusal as refusal:
                 t.ok = False
-                analysis.ctx.refuse(getattr(refusal, "node", None) or t.statement, refusal)
+                analysis.ctx.refuse(refusal.node or t.statement, refusal)
                 continue
             for init, code in zip(t.inits, codes):
                 analysis.ctx.edit(init.statement, lambda u, c=code: _assign(u, t.var, c))
@@ -102,11 +102,9 @@ def _feature(t: Transformed, plan, symbol: str, bound, names, analysis, init) ->
         size = inputs.given_last_dim(analysis.ctx, (t.fn.name.value, t.var), names.index(source))
     if size is None:
         node = given.value if given is not None else init.call
-        refusal = Refusal(f"{t.var}.init", f"the size of input `{source or arg}` cannot be read "
-                          f"from the file; give it with --input {t.fn.name.value}=f32[...]",
-                          SECTION, INFO.code)
-        refusal.node = node
-        raise refusal
+        raise Refusal(f"{t.var}.init", f"the size of input `{source or arg}` cannot be read "
+                      f"from the file; give it with --input {t.fn.name.value}=f32[...]",
+                      SECTION, INFO.code, node)
     return size
 
 
