@@ -206,6 +206,8 @@ _OWN = (
          notes="EMAParamsTree and SNParamsTree: state named after tree paths"),
     _own("subclassed", c.subclassed, ["f32[2,3,6]"],
          notes="MultiHeadAttention subclass with its own signature; a module taking *args"),
+    _own("rng_alias", c.noisy, ["f32[2,3]"], tags=("rng",),
+         notes="RNG drawn through a pre-imported next_rng_key inside a module"),
     _own("conv2d_nchw", c.conv_nchw, ["f32[2,3,6,6]"], tags=("bare",),
          notes="Conv2D with data_format=NCHW: bias kept as (C, 1, 1)"),
     _own("layer_norm_2axes", c.layer_norm_2axes, ["f32[2,3,4]"], tags=("bare",),

@@ -6,6 +6,7 @@ Each function is a Haiku forward pass; `catalogue.py` pairs it with input specs 
 import haiku as hk
 import jax
 import jax.numpy as jnp
+from haiku import next_rng_key as imported_next_rng_key  # bound before any trace patches hk
 
 
 
@@ -220,3 +221,14 @@ class Star(hk.Module):
 
 def subclassed(x):
     return Star(3, 4)(Attention(2)(x, x, x))
+
+
+class Noisy(hk.Module):
+    """Draws RNG through a next_rng_key imported at module load, not through `hk.`."""
+
+    def __call__(self, x):
+        return x + jax.random.normal(imported_next_rng_key(), x.shape, x.dtype)
+
+
+def noisy(x):
+    return hk.Linear(3)(Noisy()(x))

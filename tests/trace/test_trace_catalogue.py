@@ -100,4 +100,5 @@ def test_named_and_nested_layer_stacks_count_as_stacked_axes():
 
 def test_rng_users():
     assert BY_ID["dropout"].trace().rng_users == ("~",)
-    assert BY_ID["Linear"].trace().rng_users == ()
+    assert BY_ID["rng_alias"].trace().rng_users == ("noisy",)  # key source, not `hk.` alias
+    assert BY_ID["resnet18"].trace().rng_users == ()  # initialisers' keys do not count

@@ -48,6 +48,7 @@ class _Recorder:
     transforms: dict[TransformRecord, None] = dataclasses.field(default_factory=dict)
     stack: list[str] = dataclasses.field(default_factory=list)
     open_stacks: list[tuple[Any, bool]] = dataclasses.field(default_factory=list)
+    initialising: int = 0
 
     def current(self) -> str:
         return self.stack[-1] if self.stack else "~"
@@ -110,7 +111,11 @@ class _Recorder:
 
     def creator(self, collection: str):
         def create(next_creator, shape, dtype, init, context):
-            value = next_creator(shape, dtype, init)
+            self.initialising += 1  # initialisers draw keys too; those are not RNG users
+            try:
+                value = next_creator(shape, dtype, init)
+            finally:
+                self.initialising -= 1
             module = (context.lifted_prefix_name or "") + (context.module_name or "~")
             key = (module, context.name)
             self.variables[key] = RawVariable(key[0], key[1], collection, TensorSpec.of(value),
@@ -118,6 +123,16 @@ class _Recorder:
             return value
 
         return create
+
+    def wrap_key_source(self, fn: Callable) -> Callable:
+        """Haiku's one internal source of next_rng_key, however the user imported it."""
+        def recorded(*args, **kwargs):
+            if not self.initialising:
+                self.rng_users[self.current()] = None
+            return fn(*args, **kwargs)
+
+        recorded.__wrapped__ = fn
+        return recorded
 
     def wrap_function(self, name: str, fn: Callable) -> Callable:
         def recorded(*args, **kwargs):
@@ -187,18 +202,18 @@ def _bound_arguments(cls: type, args, kwargs) -> list[tuple[str, str]]:
 @contextlib.contextmanager
 def _patched(recorder: _Recorder):
     originals = {n: getattr(hk, n) for n in _RECORDED_FUNCTIONS if hasattr(hk, n)}
-    base_rng = hk_base.next_rng_key
+    key_source = hk_base.next_rng_key_internal
     stack_call = hk_layer_stack._LayerStack.__call__
     try:
         for name, fn in originals.items():
             setattr(hk, name, recorder.wrap_function(name, fn))
-        hk_base.next_rng_key = recorder.wrap_function("next_rng_key", base_rng)
+        hk_base.next_rng_key_internal = recorder.wrap_key_source(key_source)
         hk_layer_stack._LayerStack.__call__ = recorder.wrap_layer_stack(stack_call)
         yield
     finally:
         for name, fn in originals.items():
             setattr(hk, name, fn)
-        hk_base.next_rng_key = base_rng
+        hk_base.next_rng_key_internal = key_source
         hk_layer_stack._LayerStack.__call__ = stack_call
 
 
