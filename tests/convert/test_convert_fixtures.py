@@ -9,8 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from flax import nnx
 from fixture_runner import all_fixtures, run_module
+from flax import nnx
 
 import hk2nnx
 from hk2nnx.convert import convert_source

@@ -8,6 +8,7 @@ import libcst.matchers as m
 from hk2nnx.convert import flags, hoist, layout, params, sites
 from hk2nnx.convert.classes import ClassPlan
 from hk2nnx.convert.index import HAIKU_MODULE
+from hk2nnx.convert.rules.args import drop_args
 
 _SUPER_INIT = m.SimpleStatementLine(body=[m.Expr(value=m.Call(func=m.Attribute(
     value=m.Call(func=m.Name("super")), attr=m.Name("__init__"))))])
@@ -56,9 +57,7 @@ def _schedule_init(plan: ClassPlan) -> None:
     ctx = plan.ctx
     ctx.edit(plan.init.params, lambda u: init_params(plan, u))
     for stmt in plan.init.body.body:
-        if m.matches(stmt, _SUPER_INIT):
-            ctx.remove(stmt)
-        elif m.matches(stmt, _SELF_ASSIGN) and _unused(plan, stmt.body[0]):
+        if m.matches(stmt, _SUPER_INIT) or m.matches(stmt, _SELF_ASSIGN) and _unused(plan, stmt.body[0]):
             ctx.remove(stmt)
     extra = [cst.parse_statement(code) for code in constructions(plan)]
     ctx.edit(plan.init.body, lambda u: _append(u, extra))
@@ -139,7 +138,7 @@ def _drop_flag_arguments(plan: ClassPlan, method: cst.FunctionDef) -> None:
         if callee in plan.methods:
             drop = flags.flag_positions(plan.methods[callee], call, plan.flags.get(callee, {}))
             if drop:
-                plan.ctx.edit(call, lambda u, d=drop: params.drop_args(u, d))
+                plan.ctx.edit(call, lambda u, d=drop: drop_args(u, d))
 
 
 def function_as_class(fn: cst.FunctionDef, plan: ClassPlan) -> cst.ClassDef:

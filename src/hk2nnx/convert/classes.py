@@ -11,11 +11,11 @@ import libcst as cst
 import libcst.matchers as m
 
 from hk2nnx.convert import dims, hoist
-from hk2nnx.convert.sites import CALL, INIT, SECTION, Site, applications, find_sites
 from hk2nnx.convert.findings import Refusal
 from hk2nnx.convert.flags import mode_flags
-from hk2nnx.convert.params import positional_names
 from hk2nnx.convert.names import fresh, split_number
+from hk2nnx.convert.params import positional_names
+from hk2nnx.convert.sites import CALL, INIT, SECTION, Site, applications, find_sites
 from hk2nnx.program import naming
 
 if TYPE_CHECKING:

@@ -15,8 +15,7 @@ import libcst.matchers as m
 Dim = cst.BaseExpression | None
 
 _SAME_SIZE_NUMPY = frozenset(
-    "tanh exp log sin cos abs sqrt square clip sign negative reciprocal asarray array maximum "
-    "minimum log1p expm1 floor ceil round where nan_to_num real imag conj".split())
+    ["tanh", "exp", "log", "sin", "cos", "abs", "sqrt", "square", "clip", "sign", "negative", "reciprocal", "asarray", "array", "maximum", "minimum", "log1p", "expm1", "floor", "ceil", "round", "where", "nan_to_num", "real", "imag", "conj"])
 _SAME_SIZE_PREFIXES = ("jax.nn.", "jax.lax.stop_gradient", "jax.scipy.special.")
 _SIZE_CHANGING = frozenset({"jax.nn.one_hot", "jax.nn.initializers"})
 _ARRAY_METHODS = frozenset({"astype", "clip", "conj", "round"})
@@ -91,7 +90,7 @@ class Evaluator:
     """Walks method bodies in order, giving every local a size and reporting layer inputs."""
 
     def __init__(self, qualname: Callable[[cst.CSTNode], str | None],
-                 on_call: Callable[[cst.Call, "Evaluator"], tuple[bool, Dim]]) -> None:
+                 on_call: Callable[[cst.Call, Evaluator], tuple[bool, Dim]]) -> None:
         self.qualname = qualname
         self.on_call = on_call  # (handled, size) for layer applications and self-method calls
         self.env: dict[str, Dim] = {}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import libcst as cst
 
-from hk2nnx.convert.rules.args import drop_args as drop_args  # re-exported for rewriters
-
 _NAME = "name"
 
 

@@ -1,12 +1,12 @@
 """The rules, one file per Haiku concept; importing this package registers them all."""
 
+from hk2nnx.convert.rules import apply as apply
 from hk2nnx.convert.rules import batch_norm as batch_norm
 from hk2nnx.convert.rules import dropout as dropout
 from hk2nnx.convert.rules import get_parameter as get_parameter
 from hk2nnx.convert.rules import layers as layers
 from hk2nnx.convert.rules import module_subclass as module_subclass
+from hk2nnx.convert.rules import params_read as params_read
 from hk2nnx.convert.rules import state as state
 from hk2nnx.convert.rules import submodule as submodule
 from hk2nnx.convert.rules import transform as transform
-from hk2nnx.convert.rules import apply as apply
-from hk2nnx.convert.rules import params_read as params_read

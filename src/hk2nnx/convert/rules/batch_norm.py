@@ -61,7 +61,7 @@ class BatchNormRule(LayerRule):
     def rewrite_args(self, site, plan, call: cst.Call) -> cst.Call:
         original = next(c for c in site.applies if len(c.args) == len(call.args))
         index, arg = self._training(original)
-        value, polarity = flags.unwrap(arg.value)
+        value, _ = flags.unwrap(arg.value)
         trimmed = drop_args(call, {index})
         if m.matches(value, m.Name()) and value.value in plan.flags.get(site.method, {}):
             return trimmed

@@ -79,7 +79,7 @@ class DropoutRule(base.SiteRule):
         index = list(site.ctor.args).index(parts["bound"]["x"])
         extra = []
         if parts["flag"] is not None:
-            expr, polarity = flags.unwrap(*parts["flag"])
+            expr, _ = flags.unwrap(*parts["flag"])
             pure = m.matches(expr, m.Name()) and expr.value in plan.flags.get(site.method, {})
             if not pure:
                 text = plan.ctx.code(parts["flag"][0])

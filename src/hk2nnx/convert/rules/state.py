@@ -45,7 +45,6 @@ class GetStateRule(base.SiteRule):
     def out_dim(self, site, plan, ev):
         for arg in site.ctor.args:
             ev.size(arg.value)
-        return None
 
     def build(self, site, plan) -> str | None:
         if not variables.first_of_name(site, plan):
@@ -84,7 +83,6 @@ class SetStateRule(base.SiteRule):
     def out_dim(self, site, plan, ev):
         for arg in site.ctor.args:
             ev.size(arg.value)
-        return None
 
     def build(self, site, plan) -> None:
         getters = [s for s in plan.sites if isinstance(s.rule, GetStateRule)
@@ -96,7 +94,6 @@ class SetStateRule(base.SiteRule):
         statement = plan.ctx.parent(site.ctor)
         if not m.matches(statement, m.Expr()):
             raise Refusal("hk.set_state", "use it as a statement", SECTION, INFO.code)
-        return None
 
     def schedule(self, site, plan) -> None:
         value = variables.bound(site, _SET, "hk.set_state", SECTION, INFO.code)["value"]

@@ -41,7 +41,7 @@ class TransformInitRule(base.FileRule):
                 analysis.ctx.refuse(refusal.node or t.statement, refusal)
                 continue
             for init, code in zip(t.inits, codes):
-                analysis.ctx.edit(init.statement, lambda u, c=code: _assign(u, t.var, c))
+                analysis.ctx.edit(init.statement, lambda u, c=code, v=t.var: _assign(u, v, c))
             analysis.ctx.remove(t.statement)
             _retire_function(t, analysis)
 
