@@ -20,6 +20,7 @@ from hk2nnx.port.api import nnx_variables
 
 REAL = [m for m in LAYERS if not m.is_compat]
 IDS = [m.haiku for m in LAYERS]
+FAITHFUL = [m.faithful for m in LAYERS if m.faithful is not None]
 
 
 def _resolve(qualified: str):
@@ -60,7 +61,8 @@ def test_nnx_class_exists_or_is_compat(mapping):
     assert inspect.isclass(cls) and issubclass(cls, nnx.Module), mapping.nnx
 
 
-@pytest.mark.parametrize("mapping", LAYERS, ids=IDS)
+@pytest.mark.parametrize("mapping", [*LAYERS, *FAITHFUL],
+                         ids=IDS + [f"{m.haiku}-faithful" for m in FAITHFUL])
 def test_rules_claim_each_leaf_once(mapping):
     refs = [r for rule in mapping.leaves for r in rule.haiku]
     targets = [t for rule in mapping.leaves for t in rule.nnx]
@@ -72,7 +74,15 @@ def test_every_real_target_has_a_builder():
     assert {m.haiku for m in REAL} == set(BUILDERS)
 
 
-@pytest.mark.parametrize("mapping", LAYERS, ids=IDS)
+def test_faithful_targets_are_compat_modules_of_the_same_layer():
+    for mapping in LAYERS:
+        if mapping.faithful is not None:
+            assert mapping.faithful.is_compat and mapping.faithful.haiku == mapping.haiku
+            assert mapping.faithful.faithful is None
+
+
+@pytest.mark.parametrize("mapping", [*LAYERS, *FAITHFUL],
+                         ids=IDS + [f"{m.haiku}-faithful" for m in FAITHFUL])
 def test_haiku_leaves_exist_as_named(mapping):
     """Each rule's Haiku refs are all produced, in the declared collection, by some instance."""
     instances = _instances_of(mapping.haiku)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from catalogue import BY_ID, ENTRIES
 
+from hk2nnx.mappings.layers import FAITHFUL, targets
 from hk2nnx.port.api import from_nnx_arrays, to_nnx_arrays
 
 LOW_PRECISION = ["Linear", "batch_norm", "lstm_cell", "vanilla_rnn_cell", "mha_kv", "layer_stack",
@@ -113,3 +114,16 @@ def test_round_trip_without_residual_keeps_eval_outputs(entry_id):
     after, _ = apply(back_params, back_state, jax.random.key(1), *inputs, **eval_kwargs)
     for a, b in zip(jax.tree.leaves(after), jax.tree.leaves(before)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e.id for e in ENTRIES])
+def test_faithful_targets_lose_nothing(entry):
+    """With the faithful compat targets every Haiku leaf survives: no residual is needed."""
+    program = entry.trace()
+    params, state = random_trees(program, seed=9)
+    with targets(FAITHFUL):
+        flat, residual, ledger = to_nnx_arrays(params, state, program)
+        back_params, back_state = from_nnx_arrays(flat, program)
+    assert ledger.ok and not residual
+    assert_trees_identical(back_params, params)
+    assert_trees_identical(back_state, state)
