@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import inspect
 from collections.abc import Callable
 from pathlib import Path
 
@@ -122,19 +121,14 @@ class StackMLP(nnx.Module):
         return self.linear_1(body(x, self.block))
 
 
-def _load_resnet_nnx() -> Callable[[int, nnx.Rngs], nnx.Module] | None:
-    """The other helper's hand-written NNX ResNet18, if it has landed; None keeps the row pending."""
+def _load_resnet_nnx() -> Callable[[nnx.Rngs], nnx.Module] | None:
+    """The hand-written NNX ResNet18 example (10 classes) if it has landed; None: rows pending."""
     if not RESNET_NNX.exists():
         return None
     spec = importlib.util.spec_from_file_location("bench_nnx_resnet18", RESNET_NNX)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    cls = getattr(module, "ResNet18", None)
-    if cls is None:
-        return None
-    params = inspect.signature(cls).parameters
-    key = "num_classes" if "num_classes" in params else "classes"
-    return lambda classes, rngs: cls(**{key: classes}, rngs=rngs)
+    return getattr(module, "make_model", None)
 
 
 # --- the table of models ---------------------------------------------------------------------
@@ -151,6 +145,7 @@ class ModelSpec:
     nnx: Callable[[nnx.Rngs], nnx.Module] | None  # None: NNX version not available yet
     dropout: bool = False  # Haiku forward needs an rng when training
     check: ModelSpec | None = None  # variant for the numeric check (dropout rate 0), if differs
+    in_quick: bool = True  # False: too slow to compile for the smoke run; its rows say so
 
     def batch_data(self, seed: int = 0) -> tuple[jax.Array, jax.Array]:
         """numpy draws: eager jax.random would compile a kernel per shape, seconds in quick mode."""
@@ -179,10 +174,8 @@ def _stack(name: str, batch: int, width: int, depth: int, classes: int) -> Model
 
 
 def _resnet(name: str, batch: int) -> ModelSpec:
-    factory = _load_resnet_nnx()
-    return ModelSpec(
-        name, batch, (32, 32, 3), 10, haiku=hk_resnet18(10),
-        nnx=(lambda rngs: factory(10, rngs)) if factory else None)
+    return ModelSpec(name, batch, (32, 32, 3), 10, haiku=hk_resnet18(10),
+                     nnx=_load_resnet_nnx(), in_quick=False)
 
 
 def model_table(quick: bool) -> list[ModelSpec]:
@@ -192,6 +185,6 @@ def model_table(quick: bool) -> list[ModelSpec]:
         _mlp("mlp_tiny", 8, 16, 32, 4, None),
         _stack("stack5", 32, 256 if not quick else 32, 5, 10),
         _stack("stack50", 32, 256 if not quick else 32, 50, 10),
-        _resnet("resnet18", 32 if not quick else 2),
+        _resnet("resnet18", 32),
     ]
 
