@@ -30,7 +30,7 @@ class Settings:
     @staticmethod
     def of(quick: bool) -> Settings:
         return Settings(reps=3, sample_s=0.02, warmup=1) if quick else Settings(
-            reps=15, sample_s=0.25, warmup=5)
+            reps=30, sample_s=0.1, warmup=5)
 
 
 def first_call(call: Call) -> tuple[float, Any]:
