@@ -21,6 +21,8 @@ class FileAnalysis:
     plans: dict[str, ClassPlan] = dataclasses.field(default_factory=dict)
     consumed_tree_args: list[cst.Name] = dataclasses.field(default_factory=list)
     variable_classes: dict[str, str] = dataclasses.field(default_factory=dict)  # state -> class
+    transformed: list = dataclasses.field(default_factory=list)  # transforms.Transformed
+    traced: dict = dataclasses.field(default_factory=dict)  # id(site) -> input sizes seen
     declared_classes: set[str] = dataclasses.field(default_factory=set)
 
     def plan(self, class_name: str) -> ClassPlan:
@@ -49,13 +51,20 @@ class FileAnalysis:
 
 
 def analyze_file(ctx: FileContext) -> FileAnalysis:
+    """Plans every class and transformed function; sizes the code hides come from a trace."""
+    from hk2nnx.convert import traced, transforms
+
     index = build_index(ctx)
     ctx.local_modules = set(index.classes)
     analysis = FileAnalysis(ctx, index)
     for name in index.classes:
         analysis.plan(name)
-    for name in index.classes:
-        analysis.plans[name].build()
+    analysis.transformed = transforms.resolve_all(analysis)
+    analysis.traced = traced.sizes_if_needed(analysis)
+    for plan in list(analysis.plans.values()):
+        plan.build()
+    for t in analysis.transformed:
+        transforms.guarded(t, analysis, lambda t=t: transforms.check_built(t))
     return analysis
 
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 INIT = "__init__"
 CALL = "__call__"
 SECTION = "Basic Module definition"
+UNSUPPORTED = "HK000"  # documented in rules/unsupported.py
 # Ancestors under which a site runs a number of times only the data decides.
 _NESTED = (m.For() | m.While() | m.If() | m.Try() | m.Lambda() | m.FunctionDef() | m.ListComp()
            | m.SetComp() | m.DictComp() | m.GeneratorExp() | m.IfExp())
@@ -96,7 +97,8 @@ def _check_unhandled(call: cst.Call, ctx: FileContext, claimed: list[cst.Call],
         if any(node is c for c in claimed):
             return  # an argument of a converted call: its rule decides
         node = ctx.parent(node)
-    raise Refusal(ctx.code(call.func), f"no rule converts {qualname} yet", section, "HK000", call)
+    raise Refusal(ctx.code(call.func), f"no rule converts {qualname} yet", section, UNSUPPORTED,
+                  call)
 
 
 def _place_module(site: Site, call: cst.Call, ctx: FileContext, locals_: dict[str, Site],

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import libcst as cst
 import libcst.matchers as m
 
-from hk2nnx.convert.analysis import FileAnalysis
 from hk2nnx.convert.classes import ClassPlan
 from hk2nnx.convert.findings import Refusal
 from hk2nnx.convert.names import camel, fresh
 from hk2nnx.convert.params import positional_names
+
+if TYPE_CHECKING:
+    from hk2nnx.convert.analysis import FileAnalysis
 
 TRANSFORMS = {"haiku.transform": False, "haiku.transform_with_state": True}
 MULTI = {"haiku.multi_transform": False, "haiku.multi_transform_with_state": True}
@@ -94,20 +97,31 @@ def _wrappers(value: cst.BaseExpression, ctx) -> list[str]:
 
 
 def transformed(analysis: FileAnalysis) -> list[Transformed]:
-    """Every transformed function of the file, resolved once and shared by the rules."""
-    cached = getattr(analysis, "_transformed", None)
-    if cached is not None:
-        return cached
+    """Every transformed function of the file, as the analysis resolved them."""
+    return analysis.transformed
+
+
+def resolve_all(analysis: FileAnalysis) -> list[Transformed]:
+    """Finds and resolves every transformed function (before any plan is built)."""
     out = find_transformed(analysis)
     for t in out:
-        try:
-            resolve(t, analysis)
-            t.inits = _inits(t, analysis)
-        except Refusal as refusal:
-            t.ok = False
-            analysis.ctx.refuse(refusal.node or t.statement, refusal)
-    analysis._transformed = out
+        guarded(t, analysis, lambda t=t: (resolve(t, analysis), _set_inits(t, analysis)))
     return out
+
+
+def guarded(t: Transformed, analysis: FileAnalysis, step) -> None:
+    """Runs `step`; a refusal marks the transform as not converted and places its TODO."""
+    if not t.ok:
+        return
+    try:
+        step()
+    except Refusal as refusal:
+        t.ok = False
+        analysis.ctx.refuse(refusal.node or t.statement, refusal)
+
+
+def _set_inits(t: Transformed, analysis: FileAnalysis) -> None:
+    t.inits = _inits(t, analysis)
 
 
 def _inits(t: Transformed, analysis: FileAnalysis) -> list[Init]:
@@ -157,8 +171,12 @@ def resolve(t: Transformed, analysis: FileAnalysis) -> None:
         analysis.index.assigns)
     t.class_name = fresh(camel(t.fn.name.value), taken)
     t.plan = analysis.function_plan(t.fn, t.class_name)
-    if t.plan.converts:
-        t.plan.build()
+
+
+def check_built(t: Transformed) -> None:
+    """After building: a function turned into a module must convert, and not hide one root."""
+    if t.plan is None:
+        return
     if not t.plan.converts:
         raise t.plan.refusal[1]
     if _single_root(t.plan):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hk2nnx.convert.classes import ClassPlan
-from hk2nnx.convert.sites import CALL, INIT
+from hk2nnx.convert.sites import CALL, INIT, Site
 from hk2nnx.mappings.layers import for_classes
 from hk2nnx.program.build import nnx_leaf_paths
 
@@ -15,16 +15,22 @@ def _join(prefix: str, method: str, name: str) -> str:
     return f"{prefix}{scope}{name}"
 
 
-def module_tree(plan: ClassPlan, prefix: str) -> dict[str, str]:
-    """Haiku path -> qualified class name, for every module below `prefix`."""
-    out: dict[str, str] = {}
+def module_sites(plan: ClassPlan, prefix: str) -> dict[str, Site]:
+    """Haiku path -> the site that builds it, for every module below `prefix`."""
+    out: dict[str, Site] = {}
     for site in (s for s in plan.sites if s.is_module):
         path = _join(prefix, site.method, site.haiku_name)
+        out[path] = site
         child = site.data.get("class")
-        out[path] = child or site.data.get("qualname", "")
         if child:
-            out.update(module_tree(plan.analysis.plan(child), path))
+            out.update(module_sites(plan.analysis.plan(child), path))
     return out
+
+
+def module_tree(plan: ClassPlan, prefix: str) -> dict[str, str]:
+    """Haiku path -> qualified class name, for every module below `prefix`."""
+    return {path: site.data.get("class") or site.data.get("qualname", "")
+            for path, site in module_sites(plan, prefix).items()}
 
 
 def leaf_path(tree: dict[str, str], module: str, leaf: str) -> str | None:

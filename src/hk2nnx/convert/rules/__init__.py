@@ -10,3 +10,4 @@ from hk2nnx.convert.rules import params_read as params_read
 from hk2nnx.convert.rules import state as state
 from hk2nnx.convert.rules import submodule as submodule
 from hk2nnx.convert.rules import transform as transform
+from hk2nnx.convert.rules import unsupported as unsupported

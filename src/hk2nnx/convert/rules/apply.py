@@ -7,8 +7,8 @@ behaviour per call; `transform_with_state` returns `(out, state)`.
 NNX: the model holds weights, state and its Rngs, so only inputs remain; pure mode flags become
 `model.train()` / `model.eval()` before the statement (once per run of equal modes);
 `out, state = ...` becomes `out = ...` because the model updates its own state.
-Fix safety: review when the params passed are not the ones from `init` (the model's own
-weights are used instead); safe otherwise.
+Fix safety: safe; a call given params other than the tree from `init` (say, trained ones)
+is left for manual work, since the model would use its own weights instead.
 Guide section: "Training step and compilation".
 """
 

@@ -23,6 +23,7 @@ from hk2nnx.convert.names import haiku_default_name
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.args import bind, has_star, literal_string, render
 from hk2nnx.convert.rules.initializers import nnx_initializer
+from hk2nnx.convert.traced import traced_size
 from hk2nnx.mappings.constructors import BY_HAIKU, INITIALIZER, INPUT, NTUPLE, ConstructorMapping
 
 INFO = base.info("HK010", "haiku-layer", Safety.SAFE, "Basic Module definition", __name__)
@@ -69,6 +70,9 @@ class LayerRule(base.SiteRule):
         values: dict[str, str] = {}
         if mapping.in_features:
             size = (site.inputs or {}).get(_input_name(mapping))
+            if size is None:
+                traced = traced_size(plan.analysis, site, 0)
+                size = cst.parse_expression(traced) if traced else None
             if size is None:
                 raise Refusal(site.data["construct"], "the size of its input cannot be followed through "
                               "the code; pass it to the constructor by hand or give --input",

@@ -19,6 +19,7 @@ from hk2nnx.convert.findings import Refusal, Safety
 from hk2nnx.convert.params import positional_names
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.args import bind, drop_args, has_star, literal_string, render
+from hk2nnx.convert.traced import traced_size
 
 INFO = base.info("HK002", "submodule", Safety.SAFE, "Basic Module definition", __name__)
 SECTION = INFO.section
@@ -101,6 +102,10 @@ class SubmoduleRule(base.SiteRule):
         for symbol in child.used_features:
             method, arg = child.features[symbol]
             size = (site.inputs or {}).get(arg) if method == "__call__" else None
+            if size is None and method == "__call__":
+                position = self.input_names(site, plan, None).index(arg)
+                traced = traced_size(plan.analysis, site, position)
+                size = cst.parse_expression(traced) if traced else None
             if size is None:
                 raise Refusal(site.data["construct"], f"the size of its input `{arg}` cannot be "
                               "followed through the code; pass it by hand or give --input",
