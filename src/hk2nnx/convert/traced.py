@@ -111,7 +111,7 @@ def _definitions(analysis) -> dict | None:
         sys.path.insert(0, folder)
     try:
         exec(compile(code, ctx.filename, "exec"), namespace)  # noqa: S102  (definitions only)
-    except Exception as err:  # the user's definitions failed to run; say so, convert on
+    except Exception as err:  # noqa: BLE001  (any error of the user's code: report, go on)
         ctx.report(CODE, ctx.tree, f"could not run the file's definitions to trace sizes: "
                    f"{type(err).__name__}: {err}", Severity.WARNING, Safety.MANUAL)
         return None
@@ -143,7 +143,7 @@ def _trace(obj, sample, t, analysis):
 
     try:
         return trace(obj, *sample[0], **sample[1])
-    except Exception as err:  # a failing trace only means fewer sizes; the rules say which
+    except Exception as err:  # noqa: BLE001  (a failed trace only means fewer sizes)
         analysis.ctx.report(CODE, t.statement, f"tracing {t.var} for sizes failed: "
                             f"{type(err).__name__}: {str(err)[:200]}", Severity.WARNING,
                             Safety.MANUAL)
