@@ -63,19 +63,20 @@ class HaikuFunctions:
         return out
 
     def select(self, method: int | str | None) -> ApplyEntry:
-        """The apply chosen by index, by name (`apply[1]`, a dict key), or the first one."""
+        """The apply chosen by name (a dict key, `apply[1]`), index (`1`, `"1"`), or the first."""
         if method is None:
             return self.applies[0]
-        if isinstance(method, int) and not isinstance(method, bool):
-            if -len(self.applies) <= method < len(self.applies):
-                return self.applies[method]
-        elif isinstance(method, str):
-            match = re.fullmatch(r"apply\[(\d+)\]", method)
-            for i, entry in enumerate(self.applies):
-                if entry.name == method or (match and int(match.group(1)) == i):
-                    return entry
-        names = ", ".join(e.name for e in self.applies)
-        raise ValueError(f"no apply method {method!r}; this program has: {names}")
+        named = {e.name: e for e in self.applies}
+        if isinstance(method, str) and method in named:
+            return named[method]
+        index = method
+        if isinstance(method, str):  # "apply[1]" for any apply tree, "1" from a command line
+            match = re.fullmatch(r"(?:apply\[)?(\d+)\]?", method)
+            index = int(match.group(1)) if match else None
+        if isinstance(index, int) and not isinstance(index, bool):
+            if -len(self.applies) <= index < len(self.applies):
+                return self.applies[index]
+        raise ValueError(f"no apply method {method!r}; this program has: {', '.join(named)}")
 
 
 def haiku_functions(original: Any, sample_kwargs: Mapping | None = None) -> HaikuFunctions:

@@ -106,7 +106,8 @@ def verify(original: Any, converted: Any, *args: Any, method: int | str | tuple 
     inputs: normal floats, integers in [0, 4), fair booleans). A `training`/`is_training`
     keyword sets the mode, else `train`. Gradients are of `loss(output)`, by default a fixed
     random projection of every float output leaf. Both sides run compiled (`jax.jit` /
-    `nnx.jit`) unless `jit=False`. Raises PortError if the weights do not fit the NNX model.
+    `nnx.jit`) unless `jit=False`. The model is left holding the ported weights and its state
+    after the compared call. Raises PortError if the weights do not fit the NNX model.
     """
     with contextlib.ExitStack() as stack:
         run = _prepare(original, converted, args, kwargs, method, train, seed, stack)
@@ -115,8 +116,9 @@ def verify(original: Any, converted: Any, *args: Any, method: int | str | tuple 
         if loss is None:
             loss = Projection.for_outputs(run, jax.random.fold_in(jax.random.key(seed),
                                                                   _PROJECTION))
-        hk_out, hk_state, hk_grads = run.haiku(loss)
-        nnx_out, nnx_grads = run.nnx(loss)
+        differentiate = loss if getattr(loss, "differentiable", True) else None
+        hk_out, hk_state, hk_grads = run.haiku(differentiate)
+        nnx_out, nnx_grads = run.nnx(differentiate)
         rows, notes = compare_outputs(hk_out, nnx_out)
         run.notes.extend(notes)
         rows += _grad_rows(run, snapshot, hk_grads, nnx_grads, loss)
@@ -206,15 +208,14 @@ def _labels(moves: list[Move]) -> tuple[dict[HaikuKey, str], dict[str, str]]:
 def _grad_rows(run: _Run, snapshot: nnx.Module, hk_grads: dict | None,
                nnx_grads: nnx.State | None, loss: Callable) -> list[Row]:
     """Haiku gradients against NNX gradients mapped back to Haiku layout by the port."""
+    if isinstance(loss, Projection) and not loss.differentiable:
+        run.notes.append("no float output to differentiate; gradients not compared")
+        return []
     if hk_grads is None or nnx_grads is None:
         return []
-    if isinstance(loss, Projection):
-        if not loss.differentiable:
-            run.notes.append("no float output to differentiate; gradients not compared")
-            return []
-        if loss.mismatched:
-            run.notes.append("NNX outputs differ in structure or shape; gradients not compared")
-            return []
+    if isinstance(loss, Projection) and loss.mismatched:
+        run.notes.append("NNX outputs differ in structure or shape; gradients not compared")
+        return []
     holder = nnx.clone(snapshot)
     nnx.update(holder, nnx_grads)
     back, _ = port_to_haiku(holder, run.program)

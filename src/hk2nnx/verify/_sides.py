@@ -13,7 +13,7 @@ import haiku as hk
 from haiku._src import basic
 from flax import nnx
 
-from hk2nnx.bridge import TRAINING_FLAGS
+from hk2nnx.bridge import TRAINING_FLAGS, HaikuModule
 from hk2nnx.program.model import Program
 
 
@@ -56,8 +56,6 @@ def _binds(signature: inspect.Signature, *args: Any, **kwargs: Any) -> bool:
 
 def nnx_method(model: nnx.Module, method: int | str | tuple | None) -> Callable[[nnx.Module], Any]:
     """A getter for the NNX method matching a Haiku apply selector (works on clones too)."""
-    from hk2nnx.bridge import HaikuModule
-
     if isinstance(model, HaikuModule):
         if method is None:
             return lambda m: m.__call__
