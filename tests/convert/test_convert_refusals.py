@@ -123,3 +123,24 @@ def test_syntax_errors_say_where():
         convert_source("import haiku as hk\nclass A(hk.Module:\n    pass\n", filename="bad.py")
     assert str(info.value).startswith("bad.py:2:")
     assert "syntax error" in str(info.value)
+
+
+HELPER_USE = """
+import haiku as hk
+
+
+class Head(hk.Module):
+    def __call__(self, x):
+        return hk.Linear(2)(x)
+
+
+def helper(x):
+    return Head()(x) * 2
+"""
+
+
+def test_uses_of_a_converted_class_outside_rules_are_marked():
+    result = _convert(HELPER_USE)
+    assert "class Head(nnx.Module)" in result.code
+    assert "# TODO(hk2nnx): Head — Head is now an NNX module" in result.code
+    assert [f.line for f in result.findings if f.code == "HK004"] == [11]

@@ -11,3 +11,4 @@ from hk2nnx.convert.rules import state as state
 from hk2nnx.convert.rules import submodule as submodule
 from hk2nnx.convert.rules import transform as transform
 from hk2nnx.convert.rules import unsupported as unsupported
+from hk2nnx.convert.rules import class_uses as class_uses
