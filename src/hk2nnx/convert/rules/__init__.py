@@ -2,6 +2,7 @@
 
 from hk2nnx.convert.rules import apply as apply
 from hk2nnx.convert.rules import batch_norm as batch_norm
+from hk2nnx.convert.rules import class_uses as class_uses
 from hk2nnx.convert.rules import dropout as dropout
 from hk2nnx.convert.rules import get_parameter as get_parameter
 from hk2nnx.convert.rules import layers as layers
@@ -11,4 +12,3 @@ from hk2nnx.convert.rules import state as state
 from hk2nnx.convert.rules import submodule as submodule
 from hk2nnx.convert.rules import transform as transform
 from hk2nnx.convert.rules import unsupported as unsupported
-from hk2nnx.convert.rules import class_uses as class_uses
