@@ -211,3 +211,48 @@ def test_table_and_json_carry_every_row():
     assert data["passed"] is False
     assert len(data["rows"]) == len(report.rows)
     assert {r["haiku"] for r in data["rows"] if not r["passed"]} == {"out", "linear/w"}
+
+
+# --- multi_transform and RNG notes -----------------------------------------------------------
+
+def _encoder_decoder():
+    encoder = hk.Linear(3, name="encoder")
+    decoder = hk.Linear(5, name="decoder")
+
+    def template(x):
+        return decoder(encoder(x))
+
+    return template, (encoder, template)
+
+
+class EncoderDecoder(nnx.Module):
+    def __init__(self, rngs):
+        self.encoder = nnx.Linear(5, 3, rngs=rngs)
+        self.decoder = nnx.Linear(3, 5, rngs=rngs)
+
+    def encode(self, x):
+        return self.encoder(x)
+
+    def __call__(self, x):
+        return self.decoder(self.encoder(x))
+
+
+def test_multi_transform_apply_is_matched_with_a_named_nnx_method():
+    t = hk.multi_transform(_encoder_decoder)
+    report = verify(t, EncoderDecoder, X, method=(0, "encode"))
+    assert report.passed, report.table()
+    assert {r.haiku for r in report.rows if r.kind == "grad"} == {"encoder/w", "encoder/b",
+                                                                   "decoder/w", "decoder/b"}
+    with pytest.raises(ValueError, match="no method 'apply\\[1\\]'"):
+        verify(t, EncoderDecoder, X, method="apply[1]")
+
+
+def test_rng_used_beyond_dropout_is_noted():
+    def noisy(x):
+        noise = jax.random.normal(hk.next_rng_key(), x.shape[-1:]) * 0.0
+        return hk.Linear(2)(x + noise)
+
+    report = verify(noisy, lambda rngs: nnx.Linear(5, 2, rngs=rngs), X)
+    assert report.passed, report.table()
+    assert any("draw RNG keys" in n for n in report.notes)
+
