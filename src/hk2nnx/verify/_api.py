@@ -106,7 +106,10 @@ def verify(original: Any, converted: Any, *args: Any, method: int | str | tuple 
     inputs: normal floats, integers in [0, 4), fair booleans). A `training`/`is_training`
     keyword sets the mode, else `train`. Gradients are of `loss(output)`, by default a fixed
     random projection of every float output leaf. Both sides run compiled (`jax.jit` /
-    `nnx.jit`) unless `jit=False`. The model is left holding the ported weights and its state
+    `nnx.jit`) unless `jit=False`, under JAX's default promotion rules: Haiku itself breaks
+    under strict dtype promotion (hk.dropout scales by a boolean mask). Silent broadcasting
+    still cannot make a comparison pass: shapes and dtypes are compared exactly before values,
+    and the default loss runs with rank promotion raising. The model is left holding the ported weights and its state
     after the compared call. Raises PortError if the weights do not fit the NNX model.
     """
     with contextlib.ExitStack() as stack:
