@@ -31,6 +31,7 @@ class Case:
     """A Haiku forward function and the NNX model that should compute it exactly."""
 
     id: str
+    group: str  # test file that runs it (test_compat_<group>.py), so each file stays short
     forward: Callable[..., Any]
     model: Callable[[nnx.Rngs], nnx.Module]
     specs: tuple[str, ...]  # TensorSpec texts, e.g. "f32[2,3]"
