@@ -1,16 +1,13 @@
 """Shared machinery for convert fixtures: load pairs, run both sides, compare after porting.
 
 A fixture is `fixtures/<section>/<case>.py` (Haiku) with `<case>.expected.py` (the reviewed
-NNX result). Its first line is `# check: {...}`, a dict literal saying how to run it:
+NNX result). Its first line is `# check: {...}`, a dict literal saying how to verify it with
+`hk2nnx.verify` (port the original's initial weights, compare outputs, gradients and state):
   var     the transformed variable in the original and the model in the result ("model")
   inputs  array specs for the positional inputs, e.g. ["f32[2,16]"]
-  haiku   static keyword arguments for Haiku's apply/init, e.g. {"training": False}
-  init    static keyword arguments for Haiku's init and the trace (default: haiku)
-  nnx     static keyword arguments for the NNX call ({} by default)
-  mode    "train" or "eval": the NNX mode matching the Haiku flags (None: leave as built)
+  haiku   static keyword arguments of the apply, e.g. {"training": False} (sets the mode)
   apply   multi_transform: (index into model.apply, NNX method name)
-  grad    compare gradients of sum(output) too (default True)
-  rng     whether Haiku's apply takes a key (False under hk.without_apply_rng)
+  train   the mode when no training flag is given (default False)
   also    more variants: dicts overriding the keys above (e.g. the train-mode run)
 To regenerate an expected file after reviewing the diff:
   python -m tests.convert.fixture_runner tests/convert/fixtures/<section>/<case>.py
