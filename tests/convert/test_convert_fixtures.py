@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import ast
 
-import haiku as hk
-import jax
-import jax.numpy as jnp
-import numpy as np
 import pytest
 from fixture_runner import all_fixtures, run_module
-from flax import nnx
 
 import hk2nnx
 from hk2nnx.convert import convert_source
 from hk2nnx.port.plan import PortError
-from hk2nnx.port.api import port_to_nnx, to_nnx_arrays
 
 FIXTURES = all_fixtures()
 IDS = [f.id for f in FIXTURES]
