@@ -20,6 +20,7 @@ class FileAnalysis:
     index: FileIndex
     plans: dict[str, ClassPlan] = dataclasses.field(default_factory=dict)
     consumed_tree_args: list[cst.Name] = dataclasses.field(default_factory=list)
+    apply_overrides: dict[int, cst.CSTNode] = dataclasses.field(default_factory=dict)
     variable_classes: dict[str, str] = dataclasses.field(default_factory=dict)  # state -> class
     transformed: list = dataclasses.field(default_factory=list)  # transforms.Transformed
     traced: dict = dataclasses.field(default_factory=dict)  # id(site) -> input sizes seen

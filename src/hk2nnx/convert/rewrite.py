@@ -64,7 +64,7 @@ def _prepend(before: list[cst.BaseStatement], result, blanks: int) -> cst.Flatte
     if isinstance(result, cst.RemovalSentinel):
         return cst.FlattenSentinel([first, *rest])
     first = first.with_changes(leading_lines=result.leading_lines)
-    spaced = m.matches(result, _DEF) and m.matches(before[-1], _DEF)
+    spaced = m.matches(result, _DEF)
     between = [cst.EmptyLine(indent=False)] * blanks if spaced else []
     result = result.with_changes(leading_lines=between)
     return cst.FlattenSentinel([first, *rest, result])

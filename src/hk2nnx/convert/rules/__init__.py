@@ -10,5 +10,6 @@ from hk2nnx.convert.rules import module_subclass as module_subclass
 from hk2nnx.convert.rules import params_read as params_read
 from hk2nnx.convert.rules import state as state
 from hk2nnx.convert.rules import submodule as submodule
+from hk2nnx.convert.rules import train_step as train_step
 from hk2nnx.convert.rules import transform as transform
 from hk2nnx.convert.rules import unsupported as unsupported

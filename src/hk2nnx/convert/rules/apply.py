@@ -20,6 +20,7 @@ import libcst.matchers as m
 from hk2nnx.convert import flags
 from hk2nnx.convert.findings import Refusal, Safety
 from hk2nnx.convert.params import positional_names
+from hk2nnx.convert.refs import global_reads
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.args import bind, render
 from hk2nnx.convert.transforms import Transformed, transformed
@@ -83,12 +84,15 @@ def _rewrite(t: Transformed, call: cst.Call, method: str, analysis, modes) -> No
         raise Refusal(f"{t.var}.apply", "pass params, state and key positionally", SECTION,
                       INFO.code)
     trees = call.args[: 1 + int(t.with_state)]
+    step = analysis.apply_overrides.get(id(call))  # inside a converted training step
+    tree_reads = {id(n) for name in t.tree_names for n in global_reads(ctx, name)}
     for arg in trees:
-        if not (m.matches(arg.value, m.Name()) and arg.value.value in t.tree_names):
+        if id(arg.value) in tree_reads:
+            analysis.consumed_tree_args.append(arg.value)
+        elif step is None:
             raise Refusal(f"{t.var}.apply", f"it is given `{ctx.code(arg.value)}`, not the tree "
                           f"from {t.var}.init; NNX uses the weights inside `{t.var}` (see "
                           "the training-step section)", SECTION, INFO.code)
-        analysis.consumed_tree_args.append(arg.value)
     names, targets, mode_flags = _signature(t, method, analysis)
     rest = call.args[lead:]
     bound = bind(call.with_changes(args=rest), names)
@@ -108,7 +112,7 @@ def _rewrite(t: Transformed, call: cst.Call, method: str, analysis, modes) -> No
     code = f"{func}({render(positional, keywords)})"
     _replace(t, call, code, analysis)
     if mode is not None:
-        _set_mode(t, call, mode, ctx, modes)
+        _set_mode(t, step or ctx.statement_of(call), mode, ctx, modes)
 
 
 def _signature(t: Transformed, method: str, analysis):
@@ -162,8 +166,7 @@ def _replace(t: Transformed, call: cst.Call, code: str, analysis) -> None:
                   "only the output and updates the model's state in place", SECTION, INFO.code)
 
 
-def _set_mode(t: Transformed, call: cst.Call, mode: str, ctx, modes) -> None:
-    stmt = ctx.statement_of(call)
+def _set_mode(t: Transformed, stmt: cst.CSTNode, mode: str, ctx, modes) -> None:
     block = ctx.parent(stmt)
     if modes.get(block) == mode:
         return

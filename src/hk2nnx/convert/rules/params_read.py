@@ -15,8 +15,8 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
-from hk2nnx.convert import hoist
 from hk2nnx.convert.findings import Refusal, Safety
+from hk2nnx.convert.refs import global_reads, global_writes
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.args import literal_string
 from hk2nnx.convert.transforms import SECTION, Transformed, transformed
@@ -45,12 +45,21 @@ def _rewrite_reads(t: Transformed, analysis) -> None:
     tree = module_tree(plan, root or "")
     if root:
         tree[root] = t.class_name
-    targets = {id(n) for i in t.inits for n in m.findall(i.statement, m.Name())}
     consumed = {id(n) for n in analysis.consumed_tree_args}
-    for name in hoist.loads(ctx.tree):
-        if name.value not in t.tree_names or id(name) in targets or id(name) in consumed:
-            continue
-        _rewrite_one(name, t, tree, ctx)
+    for name in _global_uses(ctx, t):
+        if id(name) not in consumed:
+            _rewrite_one(name, t, tree, ctx)
+
+
+def _global_uses(ctx, t: Transformed) -> list[cst.CSTNode]:
+    """Reads and later rebindings of the module-level names `init` bound (scope analysis)."""
+    targets = {id(n) for i in t.inits for n in m.findall(i.statement, m.Name())}
+    out = []
+    for tree_name in sorted(t.tree_names):
+        out.extend(global_reads(ctx, tree_name))
+        out.extend(n for n in global_writes(ctx, tree_name)
+                   if m.matches(n, m.Name()) and id(n) not in targets)
+    return sorted(set(out), key=ctx.position)
 
 
 def _rewrite_one(name: cst.Name, t: Transformed, tree: dict[str, str], ctx) -> None:
