@@ -1,4 +1,4 @@
-"""DATA: what idiomatic mode (NNX built-ins with NNX defaults) changes per Haiku construct, measured.
+"""DATA: what idiomatic mode (NNX built-ins, NNX defaults) changes per Haiku construct, measured.
 
 Every size is produced by a measurement function (`_measure_layers`, `_measure_training`);
 `tests/compat/test_compat_differences.py` re-measures each one and checks the stated value
