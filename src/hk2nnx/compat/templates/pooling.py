@@ -27,28 +27,28 @@ def pool_shape(x: jax.Array, size: int | Sequence[int],
     return tuple(size)
 
 
-def _check_padding(padding: str) -> None:
+def _windows(value: jax.Array, window_shape: int | Sequence[int],
+             strides: int | Sequence[int], padding: str,
+             channel_axis: int | None) -> tuple[jax.Array, tuple[int, ...], tuple[int, ...]]:
+    """The input as an array, with Haiku's full-rank window and strides for it."""
     if padding not in ("SAME", "VALID"):
         raise ValueError(f"Invalid padding '{padding}', must be 'SAME' or 'VALID'.")
+    value = jnp.asarray(value)
+    return (value, pool_shape(value, window_shape, channel_axis),
+            pool_shape(value, strides, channel_axis))
 
 
 def max_pool(value: jax.Array, window_shape: int | Sequence[int], strides: int | Sequence[int],
              padding: str, channel_axis: int | None = -1) -> jax.Array:
     """hk.max_pool."""
-    _check_padding(padding)
-    value = jnp.asarray(value)
-    window = pool_shape(value, window_shape, channel_axis)
-    steps = pool_shape(value, strides, channel_axis)
+    value, window, steps = _windows(value, window_shape, strides, padding, channel_axis)
     return jax.lax.reduce_window(value, -jnp.inf, jax.lax.max, window, steps, padding)
 
 
 def avg_pool(value: jax.Array, window_shape: int | Sequence[int], strides: int | Sequence[int],
              padding: str, channel_axis: int | None = -1) -> jax.Array:
     """hk.avg_pool: with SAME padding each average counts only the real (unpadded) elements."""
-    _check_padding(padding)
-    value = jnp.asarray(value)
-    window = pool_shape(value, window_shape, channel_axis)
-    steps = pool_shape(value, strides, channel_axis)
+    value, window, steps = _windows(value, window_shape, strides, padding, channel_axis)
     pooled = jax.lax.reduce_window(value, 0., jax.lax.add, window, steps, padding)
     if padding == "VALID":
         return pooled / np.prod(window)
