@@ -2,12 +2,14 @@
 gradients (hk2nnx.verify, idiomatic table); without them they do not."""
 
 import haiku as hk
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
 
 import hk2nnx
-from hk2nnx import TensorSpec
+from hk2nnx import TensorSpec, compat
 
 X4 = TensorSpec.parse("f32[2,6,7,3]")
 W = hk.initializers.VarianceScaling(1.0)
@@ -89,3 +91,21 @@ def test_multi_head_attention_with_equal_key_and_value_sizes():
                                                    "bool[2,1,4,5]"))
     report = hk2nnx.verify(haiku, factory, q, k, v, mask=mask)
     assert report.passed, report.table(failures_only=True)
+
+
+def test_clipping_ids_is_not_an_argument_level_fix_for_embed():
+    """nnx.Embed fed jnp.clip(ids, 0, vocab - 1) matches Haiku for ids >= 0 only: Haiku's
+    indexing sends -1 to the last row, clipping to row 0. Hence the compat Embed."""
+    ids = np.array([0, 5, 9, 60, -1, -3, -9], np.int32)
+    transformed = hk.transform(lambda v: hk.Embed(6, 3)(v))
+    params = transformed.init(jax.random.key(0), ids)
+    expected = np.asarray(transformed.apply(params, None, ids))
+    table = params["embed"]["embeddings"]
+    embed = nnx.Embed(6, 3, rngs=nnx.Rngs(0))
+    embed.embedding[...] = table
+    clipped = np.asarray(embed(jnp.clip(ids, 0, 5)))
+    positive = ids >= 0
+    np.testing.assert_array_equal(clipped[positive], expected[positive])
+    assert not np.array_equal(clipped[~positive], expected[~positive])
+    faithful = compat.Embed(embedding_matrix=table, rngs=nnx.Rngs(0))
+    np.testing.assert_array_equal(faithful(ids), expected)
