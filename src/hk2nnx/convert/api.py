@@ -51,7 +51,7 @@ def convert_source(source: str, *, filename: str = "<string>",
         return ConvertResult(source, False, [], filename)
     ctx = FileContext(source, filename, inputs)
     analysis = analyze_file(ctx)
-    for rule in FILE_RULES:
+    for rule in sorted(FILE_RULES, key=lambda r: r.order):
         rule.apply(analysis)
     tree = apply_edits(ctx)
     introduced = _referenced(tree) - _referenced(ctx.tree)

@@ -31,6 +31,7 @@ SECTION = INFO.section
 
 class ApplyRule(base.FileRule):
     info = INFO
+    order = 20  # before HK022 (params-read): it consumes the trees passed to apply
 
     def apply(self, analysis) -> None:
         modes: dict[cst.CSTNode, str] = {}

@@ -57,9 +57,14 @@ class SiteRule:
 
 
 class FileRule:
-    """Converts a construct at the level of the whole file (transforms, init, apply, params)."""
+    """Converts a construct at the level of the whole file (transforms, init, apply, params).
+
+    Rules run by `order`: a rule that claims nodes for another (a training step claims the
+    `apply` calls in its loss) runs first.
+    """
 
     info: RuleInfo
+    order = 50
 
     def apply(self, analysis) -> None:
         raise NotImplementedError

@@ -20,6 +20,7 @@ INFO = base.info("HK004", "class-use", Safety.MANUAL, "Basic Module definition",
 
 class ClassUseRule(base.FileRule):
     info = INFO
+    order = 90  # after every rule that rewrites uses of classes
 
     def apply(self, analysis) -> None:
         converted = {n for n, p in analysis.plans.items() if p.converts and n in

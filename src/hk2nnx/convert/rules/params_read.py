@@ -27,6 +27,7 @@ INFO = base.info("HK022", "params-read", Safety.SAFE, SECTION, __name__)
 
 class ParamsReadRule(base.FileRule):
     info = INFO
+    order = 30
 
     def apply(self, analysis) -> None:
         for t in transformed(analysis):

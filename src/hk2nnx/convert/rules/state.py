@@ -22,46 +22,21 @@ from hk2nnx.convert.rules import base, variables
 
 SECTION = "Handling non-parameter states"
 INFO = base.info("HK009", "state", Safety.SAFE, SECTION, __name__)
-_GET = ("name", "shape", "dtype", "init")
 _SET = ("name", "value")
 
 
-class GetStateRule(base.SiteRule):
+class GetStateRule(variables.VariableReader):
     info = INFO
-    kind = "function"
-    shared_name = True
     needs_rngs = False
+    qualname = "haiku.get_state"
+    construct = "hk.get_state"
+    section = SECTION
 
-    def claims(self, qualname, ctx) -> bool:
-        return qualname == "haiku.get_state"
-
-    def _bound(self, site):
-        return variables.bound(site, _GET, "hk.get_state", SECTION, INFO.code)
-
-    def attr_base(self, site, plan) -> str:
-        self._bound(site)
-        return variables.leaf_attr(site)
-
-    def out_dim(self, site, plan, ev):
-        for arg in site.ctor.args:
-            ev.size(arg.value)
-
-    def build(self, site, plan) -> str | None:
-        if not variables.first_of_name(site, plan):
-            return None
-        bound = self._bound(site)
-        shape = variables.shape_code(site, plan, bound.get("shape"), "hk.get_state", SECTION)
-        dtype = variables.dtype_code(site, plan, bound.get("dtype"), INFO.code)
-        value, random = variables.initial_value(site, plan, bound.get("init"), shape, dtype,
-                                                "hk.get_state", SECTION, INFO.code)
-        site.data["random"] = random
+    def wrap(self, site, plan, value: str) -> str:
         return f"{variable_class(site, plan)}({value})"
 
-    def wants_rngs(self, site, plan) -> bool:
-        return bool(site.data.get("random"))
-
     def schedule(self, site, plan) -> None:
-        plan.ctx.replace(site.ctor, f"self.{site.attr}[...]")
+        super().schedule(site, plan)
         if site.data.get("code"):
             _declare(variable_class(site, plan), plan)
 

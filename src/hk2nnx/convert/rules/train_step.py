@@ -31,6 +31,7 @@ _NNX_GRADS = {"jax.grad": "nnx.grad", "jax.value_and_grad": "nnx.value_and_grad"
 
 class TrainStepRule(base.FileRule):
     info = INFO
+    order = 10  # before HK021 (apply) and HK022 (params-read), whose nodes it claims
 
     def apply(self, analysis) -> None:
         for found in find_steps(analysis, transformed(analysis)):

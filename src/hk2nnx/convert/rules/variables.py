@@ -5,7 +5,9 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
+from hk2nnx.convert import dims
 from hk2nnx.convert.findings import Refusal, Safety, Severity
+from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.args import bind, has_star, literal_string
 from hk2nnx.convert.rules.initializers import nnx_initializer
 from hk2nnx.program.naming import sanitize
@@ -74,3 +76,56 @@ def initial_value(site, plan, init: cst.Arg | None, shape: str, dtype: str, cons
         raise Refusal(construct, f"init={plan.ctx.code(expr)} has no NNX initializer in the "
                       "table", section, code)
     return f"{converted}(rngs.params(), {shape}, {dtype})", True
+
+
+class VariableReader(base.SiteRule):
+    """`hk.get_parameter` / `hk.get_state`: a variable built in `__init__`, read where it was.
+
+    Subclasses set `qualname`, `construct`, `section` and say how the value is wrapped.
+    """
+
+    kind = "function"
+    shared_name = True
+    qualname = construct = section = ""
+    names = ("name", "shape", "dtype", "init")
+
+    def claims(self, qualname, ctx) -> bool:
+        return qualname == self.qualname
+
+    def _bound(self, site):
+        return bound(site, self.names, self.construct, self.section, self.info.code)
+
+    def attr_base(self, site, plan) -> str:
+        self._bound(site)
+        return leaf_attr(site)
+
+    def out_dim(self, site, plan, ev) -> dims.Dim:
+        """The last entry of the shape, which is what `x @ w` leaves as the last axis."""
+        for arg in site.ctor.args:
+            ev.size(arg.value)
+        shape = self._bound(site).get("shape")
+        if shape is None or not m.matches(shape.value, m.List() | m.Tuple()) or not (
+                shape.value.elements):
+            return None
+        last = shape.value.elements[-1].value
+        return plan.hoist(last, site, "") if plan.is_hoistable(last, site) else None
+
+    def build(self, site, plan) -> str | None:
+        if not first_of_name(site, plan):
+            return None
+        found = self._bound(site)
+        shape = shape_code(site, plan, found.get("shape"), self.construct, self.section)
+        dtype = dtype_code(site, plan, found.get("dtype"), self.info.code)
+        value, random = initial_value(site, plan, found.get("init"), shape, dtype,
+                                      self.construct, self.section, self.info.code)
+        site.data["random"] = random
+        return self.wrap(site, plan, value)
+
+    def wrap(self, site, plan, value: str) -> str:
+        raise NotImplementedError
+
+    def wants_rngs(self, site, plan) -> bool:
+        return bool(site.data.get("random"))
+
+    def schedule(self, site, plan) -> None:
+        plan.ctx.replace(site.ctor, f"self.{site.attr}[...]")
