@@ -77,7 +77,7 @@ def test_rules_are_checked_and_every_form_is_built():
         for form in (rule.source, rule.compat):
             if form is not None:
                 text = form.format(**args, axes="")
-                eval(text, dict(table._NAMESPACE))  # noqa: S307
+                eval(text, dict(table.NAMESPACE))  # noqa: S307
 
 
 def test_literal_requirements_pick_the_builtin_form_and_others_the_compat_form():

@@ -127,8 +127,10 @@ LAYER_DEFAULTS: tuple[LayerDefault, ...] = (
 )
 
 BY_HAIKU: dict[str, InitializerRule] = {r.haiku: r for r in RULES}
-_NAMESPACE = {"jax": jax, "jnp": jnp, "shifted": inits.shifted,
-              "random_uniform": inits.random_uniform, "identity": inits.identity}
+NAMESPACE = {  # every name a rule's expressions may use
+    "jax": jax, "jnp": jnp, "shifted": inits.shifted, "random_uniform": inits.random_uniform,
+    "identity": inits.identity,
+}
 
 
 def layer_default(layer: str, leaf: str) -> LayerDefault | None:
@@ -152,7 +154,7 @@ def initializer_source(haiku: str, args: Mapping[str, str] | None = None, *,
         raise ValueError(f"{haiku} with {values} has no equivalent expression")
     text = template.format(**values, axes=_axes(rule, values, rank, in_axis, out_axis))
     used = {n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name)}
-    return InitializerSource(text, frozenset(used & {"shifted", "random_uniform", "identity"}))
+    return InitializerSource(text, frozenset(used & (set(NAMESPACE) - {"jax", "jnp"})))
 
 
 def build(haiku: str, *, rank: int | None = None, in_axis: object = None,
@@ -160,7 +162,7 @@ def build(haiku: str, *, rank: int | None = None, in_axis: object = None,
     """The jax initializer `initializer_source` writes, evaluated (the text is the one truth)."""
     source = initializer_source(haiku, {k: repr(v) for k, v in values.items()}, rank=rank,
                                 in_axis=in_axis, out_axis=out_axis)
-    return eval(source.text, dict(_NAMESPACE))  # our own text over literal reprs  # noqa: S307
+    return eval(source.text, dict(NAMESPACE))  # our own text over literal reprs  # noqa: S307
 
 
 def _arguments(rule: InitializerRule, args: dict[str, str]) -> dict[str, str]:

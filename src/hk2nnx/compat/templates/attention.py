@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -23,7 +25,7 @@ class MultiHeadAttention(nnx.Module):
                  b_init: Initializer | None = None, value_size: int | None = None,
                  model_size: int | None = None, in_features: int,
                  key_features: int | None = None, value_features: int | None = None,
-                 dtype=jnp.float32, rngs: nnx.Rngs):
+                 dtype: Any = jnp.float32, rngs: nnx.Rngs):
         if w_init is not None and w_init_scale is not None:
             raise ValueError("Please provide only `w_init`, not `w_init_scale`.")
         if w_init is None and w_init_scale is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -36,13 +36,15 @@ class BatchNorm(nnx.Module):
     def __init__(self, create_scale: bool, create_offset: bool, decay_rate: float,
                  eps: float = 1e-5, scale_init: Initializer | None = None,
                  offset_init: Initializer | None = None, axis: Sequence[int] | None = None,
-                 data_format: str = "channels_last", *, num_features: int, dtype=jnp.float32,
+                 data_format: str = "channels_last", *, num_features: int, dtype: Any = jnp.float32,
                  use_running_average: bool = False, rngs: nnx.Rngs | None = None):
         if not create_scale and scale_init is not None:
             raise ValueError("Cannot set `scale_init` if `create_scale=False`")
         if not create_offset and offset_init is not None:
             raise ValueError("Cannot set `offset_init` if `create_offset=False`")
-        key = rngs.params() if rngs is not None else jax.random.key(0)
+        if rngs is None and (scale_init or offset_init) is not None:
+            raise ValueError("pass `rngs` with a custom scale_init or offset_init")
+        key = rngs.params() if rngs is not None else jax.random.key(0)  # ones/zeros ignore it
         shape = (num_features,)
         if create_scale:
             self.scale = nnx.Param((scale_init or jax.nn.initializers.ones)(key, shape, dtype))

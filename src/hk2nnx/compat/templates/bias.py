@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -36,8 +36,10 @@ class Bias(nnx.Module):
 
     def __init__(self, output_size: Sequence[int] | None = None,
                  bias_dims: Sequence[int] | None = None, b_init: Initializer | None = None, *,
-                 input_size: Sequence[int], dtype=jnp.float32, rngs: nnx.Rngs | None = None):
-        key = rngs.params() if rngs is not None else jax.random.key(0)
+                 input_size: Sequence[int], dtype: Any = jnp.float32, rngs: nnx.Rngs | None = None):
+        if rngs is None and b_init is not None:
+            raise ValueError("pass `rngs` with a custom b_init")
+        key = rngs.params() if rngs is not None else jax.random.key(0)  # zeros ignore it
         self.output_size = None if output_size is None else tuple(output_size)
         self.input_size = tuple(input_size)
         shape = bias_shape((1, *self.input_size), bias_dims)

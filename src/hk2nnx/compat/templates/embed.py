@@ -22,7 +22,7 @@ class Embed(nnx.Embed):
     def __init__(self, vocab_size: int | None = None, embed_dim: int | None = None,
                  embedding_matrix: Any = None, w_init: Initializer | None = None,
                  lookup_style: Any = "ARRAY_INDEX", precision: Any = jax.lax.Precision.HIGHEST,
-                 *, dtype=jnp.float32, rngs: nnx.Rngs):
+                 *, dtype: Any = jnp.float32, rngs: nnx.Rngs):
         if embedding_matrix is not None:
             matrix = jnp.asarray(embedding_matrix)
             vocab_size, embed_dim = vocab_size or matrix.shape[0], embed_dim or matrix.shape[1]

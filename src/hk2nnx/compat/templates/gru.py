@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -19,7 +21,7 @@ class GRU(nnx.Module):
 
     def __init__(self, hidden_size: int, w_i_init: Initializer | None = None,
                  w_h_init: Initializer | None = None, b_init: Initializer | None = None, *,
-                 input_size: int, dtype=jnp.float32, rngs: nnx.Rngs):
+                 input_size: int, dtype: Any = jnp.float32, rngs: nnx.Rngs):
         self.hidden_size = hidden_size
         fan_in_init = jax.nn.initializers.lecun_normal()
         self.w_i = nnx.Param((w_i_init or fan_in_init)(

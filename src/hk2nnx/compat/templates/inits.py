@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -19,7 +19,7 @@ HAIKU_LINEAR_INIT = jax.nn.initializers.variance_scaling(
 def shifted(init: Initializer, offset: float) -> Initializer:
     """Haiku's RandomNormal/TruncatedNormal take a `mean`; jax's normal/truncated_normal do not."""
 
-    def draw(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+    def draw(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32) -> jax.Array:
         return init(key, shape, dtype) + jnp.asarray(offset, dtype)
 
     return draw
@@ -28,7 +28,7 @@ def shifted(init: Initializer, offset: float) -> Initializer:
 def random_uniform(minval: float = 0.0, maxval: float = 1.0) -> Initializer:
     """hk.initializers.RandomUniform: jax.nn.initializers.uniform only draws from [0, scale)."""
 
-    def draw(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+    def draw(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32) -> jax.Array:
         return jax.random.uniform(key, shape, dtype, minval, maxval)
 
     return draw
@@ -37,7 +37,7 @@ def random_uniform(minval: float = 0.0, maxval: float = 1.0) -> Initializer:
 def identity(gain: float = 1.0) -> Initializer:
     """hk.initializers.Identity: jax.nn.initializers has no identity-matrix initializer."""
 
-    def draw(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+    def draw(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32) -> jax.Array:
         del key
         if len(shape) < 2:
             raise ValueError("Identity initializer requires at least a 2D shape.")

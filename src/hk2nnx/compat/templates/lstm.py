@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -26,7 +26,7 @@ class LSTM(nnx.Module):
     gate and initialises differently; here a checkpoint moves by a rename and trains the same.
     """
 
-    def __init__(self, hidden_size: int, *, input_size: int, dtype=jnp.float32,
+    def __init__(self, hidden_size: int, *, input_size: int, dtype: Any = jnp.float32,
                  rngs: nnx.Rngs):
         self.hidden_size = hidden_size
         self.linear = nnx.Linear(input_size + hidden_size, 4 * hidden_size,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +17,7 @@ class ExponentialMovingAverage(nnx.Module):
     """
 
     def __init__(self, decay: float, zero_debias: bool = True, warmup_length: int = 0, *,
-                 shape: Sequence[int] = (), dtype=jnp.float32):
+                 shape: Sequence[int] = (), dtype: Any = jnp.float32):
         if warmup_length < 0:
             raise ValueError(f"`warmup_length` is {warmup_length}, but should be non-negative.")
         if warmup_length and zero_debias:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -22,7 +22,7 @@ class SpectralNorm(nnx.Module):
     """
 
     def __init__(self, eps: float = 1e-4, n_steps: int = 1, *, shape: Sequence[int],
-                 dtype=jnp.float32, rngs: nnx.Rngs):
+                 dtype: Any = jnp.float32, rngs: nnx.Rngs):
         self.eps = eps
         self.n_steps = n_steps
         self.u0 = nnx.BatchStat(jax.random.normal(rngs.params(), (1, shape[-1]), dtype))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -18,7 +20,7 @@ class VanillaRNN(nnx.Module):
     """
 
     def __init__(self, hidden_size: int, double_bias: bool = True, *, input_size: int,
-                 dtype=jnp.float32, rngs: nnx.Rngs):
+                 dtype: Any = jnp.float32, rngs: nnx.Rngs):
         self.hidden_size = hidden_size
         self.linear = nnx.Linear(input_size, hidden_size, kernel_init=HAIKU_LINEAR_INIT,
                                  param_dtype=dtype, rngs=rngs)
