@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from hk2nnx.convert.analysis import FileAnalysis
 
 _ROOT = "root"
+_FLAG_NAMES = frozenset({"training", "is_training", "train", "is_train", "deterministic"})
+_ARRAYS = {f"{ns}.{fn}" for ns in ("jax.numpy", "numpy") for fn in ("zeros", "ones", "empty",
+                                                                    "full")}
 
 
 @dataclasses.dataclass(eq=False)
@@ -175,12 +178,19 @@ class ClassPlan:
         for symbol, where in self.features.items():
             if where == (method, arg):
                 return cst.Name(symbol)
-        first = method == CALL and not any(w[0] == CALL for w in self.features.values())
-        base = "in_features" if first else f"{arg}_features"
+        base = "in_features" if self._sole_input(method, arg) else f"{arg}_features"
         taken = {p.name.value for p in self.params} | set(self.features) | self.attributes
         symbol = fresh(base, taken)
         self.features[symbol] = (method, arg)
         return cst.Name(symbol)
+
+    def _sole_input(self, method: str, arg: str) -> bool:
+        """`x` in `__call__(self, x, training: bool)`: the one argument that carries data."""
+        fn = self.methods[method]
+        data = [p.name.value for p in [*fn.params.posonly_params, *fn.params.params]
+                if p.name.value != "self" and p.name.value not in _FLAG_NAMES
+                and p.default is None and not m.matches(p.annotation, m.Annotation(m.Name("bool")))]
+        return method == CALL and data == [arg]
 
     def _run(self, method: cst.FunctionDef, env: dict[str, dims.Dim]) -> dims.Dim:
         self._active.add(method.name.value)
@@ -204,12 +214,47 @@ class ClassPlan:
         except Refusal as refusal:
             raise refusal.at(site.ctor) from None
         func = call.func
+        constructed = self._array_size(call, ev)
+        if constructed is not None:
+            return True, constructed
+        child = self._child_method(call)
+        if child is not None:
+            site, method = child
+            names = positional_names(self.analysis.plan(site.data["class"]).methods[method])
+            return True, site.rule.method_dim(site, self, method, self.bind(call, names, ev))
         if m.matches(func, m.Attribute(value=m.Name("self"), attr=m.Name())) and (
                 func.attr.value in self.methods and func.attr.value not in self._active):
             method = self.methods[func.attr.value]
             names = positional_names(method)
             return True, self._run(method, self.bind(call, names, ev))
         return False, None
+
+    def _array_size(self, call: cst.Call, ev: dims.Evaluator) -> dims.Dim:
+        """`jnp.zeros((b, self.d))` -> `d`: the last entry of an array constructor's shape."""
+        if self.ctx.qualname(call.func) not in _ARRAYS or not call.args:
+            return None
+        shape = call.args[0].value
+        if not m.matches(shape, m.Tuple() | m.List()) or not shape.elements:
+            return None
+        try:
+            return hoist.hoist(shape.elements[-1].value, self.ctx, self.aliases, ev.env, "", "")
+        except Refusal:
+            return None
+
+    def _child_method(self, call: cst.Call) -> tuple[Site, str] | None:
+        """`cell.initial_state(...)` / `self.cell.initial_state(...)` on a module of the file."""
+        func = call.func
+        if not m.matches(func, m.Attribute(attr=m.Name())) or func.attr.value == "__call__":
+            return None
+        for site in self.sites:
+            if not (site.is_module and site.target and site.data.get("class")):
+                continue
+            holder = (m.Name(site.target) if site.data.get("local") else
+                      m.Attribute(value=m.Name("self"), attr=m.Name(site.target)))
+            child = self.analysis.plan(site.data["class"])
+            if m.matches(func.value, holder) and func.attr.value in child.methods:
+                return site, func.attr.value
+        return None
 
     @staticmethod
     def bind(call: cst.Call, names: list[str], ev: dims.Evaluator) -> dict[str, dims.Dim]:

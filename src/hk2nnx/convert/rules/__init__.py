@@ -8,6 +8,7 @@ from hk2nnx.convert.rules import get_parameter as get_parameter
 from hk2nnx.convert.rules import layers as layers
 from hk2nnx.convert.rules import module_subclass as module_subclass
 from hk2nnx.convert.rules import params_read as params_read
+from hk2nnx.convert.rules import scan as scan
 from hk2nnx.convert.rules import state as state
 from hk2nnx.convert.rules import submodule as submodule
 from hk2nnx.convert.rules import train_step as train_step

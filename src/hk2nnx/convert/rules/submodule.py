@@ -69,7 +69,8 @@ class SubmoduleRule(base.SiteRule):
             return []
         return positional_names(method)
 
-    def _mapping(self, site, plan, child, inputs) -> dict[str, cst.BaseExpression]:
+    def _mapping(self, site, plan, child, inputs, called="__call__"
+                 ) -> dict[str, cst.BaseExpression]:
         mapping: dict[str, cst.BaseExpression] = {}
         bound = self._bound(site, child)
         for param in child.params:
@@ -79,16 +80,20 @@ class SubmoduleRule(base.SiteRule):
             elif param.default is not None:
                 mapping[name] = param.default
         for symbol, (method, arg) in child.features.items():
-            if method == "__call__" and inputs.get(arg) is not None:
+            if method == called and inputs.get(arg) is not None:
                 mapping[symbol] = inputs[arg]
         return mapping
 
     def out_dim(self, site, plan, inputs) -> dims.Dim:
+        return self.method_dim(site, plan, "__call__", inputs)
+
+    def method_dim(self, site, plan, method: str, inputs) -> dims.Dim:
+        """The size `child.method(...)` returns, in the parent's terms."""
         child = self._child(site, plan)
-        result = child.out_dims.get("__call__")
+        result = child.out_dims.get(method)
         if result is None:
             return None
-        mapping = self._mapping(site, plan, child, inputs)
+        mapping = self._mapping(site, plan, child, inputs, method)
         unknown = ({p.name.value for p in child.params} | set(child.features)) - set(mapping)
         if any(n.value in unknown for n in hoist.loads(result)):
             return None
