@@ -8,6 +8,7 @@ import libcst.matchers as m
 from hk2nnx.convert import flags, hoist, layout, params, sites
 from hk2nnx.convert.classes import ClassPlan
 from hk2nnx.convert.index import HAIKU_MODULE
+from hk2nnx.convert.rules import layer_stack
 from hk2nnx.convert.rules.args import drop_args
 
 _SUPER_INIT = m.SimpleStatementLine(body=[m.Expr(value=m.Call(func=m.Attribute(
@@ -45,8 +46,15 @@ def schedule_body(plan: ClassPlan) -> None:
 def constructions(plan: ClassPlan) -> list[str]:
     """`self.X = ...` statements for everything built outside `__init__` in Haiku."""
     unit = plan.ctx.tree.default_indent
-    return [layout.assignment(f"self.{s.attr}", s.data["code"], 2, unit) for s in plan.sites
-            if s.method != sites.INIT and s.data.get("code")]
+    out = []
+    for site in plan.sites:
+        if site.method == sites.INIT or not site.data.get("code"):
+            continue
+        if site.data.get("stack"):
+            out.extend(layer_stack.creation(site, plan, site.data["code"], site.data["layers"]))
+        else:
+            out.append(layout.assignment(f"self.{site.attr}", site.data["code"], 2, unit))
+    return out
 
 
 def init_params(plan: ClassPlan, updated: cst.Parameters) -> cst.Parameters:
@@ -64,8 +72,16 @@ def _schedule_init(plan: ClassPlan) -> None:
 
 
 def _append(block: cst.IndentedBlock, extra: list[cst.BaseStatement]) -> cst.IndentedBlock:
+    extra = [_spaced(s) if i or block.body else s for i, s in enumerate(extra)]
     body = [*block.body, *extra]
     return block.with_changes(body=body or [cst.parse_statement("pass")])
+
+
+def _spaced(statement: cst.BaseStatement) -> cst.BaseStatement:
+    """A generated def (layer stacks) gets a blank line above it, like hand-written code."""
+    if m.matches(statement, m.FunctionDef()):
+        return statement.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+    return statement
 
 
 def _insert_init(plan: ClassPlan, node: cst.ClassDef) -> None:
@@ -109,7 +125,11 @@ def schedule_site(site: sites.Site, plan: ClassPlan) -> None:
     if not site.is_module:
         site.rule.schedule(site, plan)
         return
-    attr_expr = f"self.{site.attr}"
+    stacked = site.data.get("stack")
+    attr_expr = site.attr if stacked else f"self.{site.attr}"
+    if stacked:
+        stacked["module_param"] = site.attr
+        layer_stack.schedule(site, plan)
     for call in site.applies:
         ctx.edit(call, lambda u, s=site: s.rule.rewrite_args(
             s, plan, u.with_changes(func=cst.parse_expression(attr_expr))))

@@ -15,6 +15,7 @@ from hk2nnx.convert.findings import Refusal
 from hk2nnx.convert.flags import mode_flags
 from hk2nnx.convert.names import fresh, split_number
 from hk2nnx.convert.params import positional_names
+from hk2nnx.convert.rules.layer_stack import MARKER as STACK_MARKER
 from hk2nnx.convert.sites import CALL, INIT, SECTION, Site, applications, find_sites
 from hk2nnx.program import naming
 
@@ -83,6 +84,9 @@ class ClassPlan:
             for site in self.sites:
                 try:
                     site.data["code"] = site.rule.build(site, self)
+                    if site.data.get("stack"):
+                        layers = self.hoist(site.data["stack"]["layers"], site, "layer_stack")
+                        site.data["layers"] = self.ctx.code(layers)
                 except Refusal as refusal:
                     raise refusal.at(site.ctor) from None
         except Refusal as refusal:
@@ -136,7 +140,9 @@ class ClassPlan:
         paths: dict[Site, str] = {}
         for site in (s for s in self.sites if s.is_module):
             base, number = split_number(site.rule.haiku_name(site, self))
-            counter = counters.setdefault(site.method, collections.Counter())
+            scope = f"stack:{id(site.data['stack']['def'])}" if site.data.get("stack") else \
+                site.method
+            counter = counters.setdefault(scope, collections.Counter())
             n = counter[base] if number is None else number
             site.haiku_name = f"{base}_{n}" if number is not None or n else base
             counter[base] = max(counter[base], n + 1)
@@ -160,10 +166,11 @@ class ClassPlan:
             taken.add(site.attr)
 
     def _relative_path(self, site: Site) -> str:
-        if self.is_function:
-            return site.haiku_name
         scope = {INIT: "~/", CALL: ""}.get(site.method, f"~{site.method}/")
-        return f"{_ROOT}/{scope}{site.haiku_name}"
+        if site.data.get("stack"):
+            scope = f"{STACK_MARKER}/"
+        return f"{scope}{site.haiku_name}" if self.is_function else f"{_ROOT}/{scope}" \
+            f"{site.haiku_name}"
 
     # -- sizes -------------------------------------------------------------------------------
 
@@ -217,6 +224,13 @@ class ClassPlan:
         constructed = self._array_size(call, ev)
         if constructed is not None:
             return True, constructed
+        stacked = self._stack_call(call)
+        if stacked is not None:
+            inputs = {stacked.rule.input_names(stacked, self, stacked.apply)[0]:
+                      ev.size(call.args[0].value)} if call.args else {}
+            if stacked.inputs is None:
+                stacked.inputs = inputs
+            return True, stacked.rule.out_dim(stacked, self, inputs)
         child = self._child_method(call)
         if child is not None:
             site, method = child
@@ -240,6 +254,13 @@ class ClassPlan:
             return hoist.hoist(shape.elements[-1].value, self.ctx, self.aliases, ev.env, "", "")
         except Refusal:
             return None
+
+    def _stack_call(self, call: cst.Call) -> Site | None:
+        """`stack_block(x)`: a call of a layer_stack function runs its stacked module."""
+        if not m.matches(call.func, m.Name()):
+            return None
+        return next((s for s in self.sites if s.data.get("stack") and
+                     s.data["stack"]["def"].name.value == call.func.value), None)
 
     def _child_method(self, call: cst.Call) -> tuple[Site, str] | None:
         """`cell.initial_state(...)` / `self.cell.initial_state(...)` on a module of the file."""

@@ -55,13 +55,22 @@ def find_sites(method: cst.FunctionDef, ctx: FileContext, section: str = SECTION
     name = method.name.value
     sites: list[Site] = []
     locals_: dict[str, Site] = {}
+    stacks = _stacks(method, ctx)
     calls = _calls(method.body)
     rules = {call: site_rule_for(ctx.qualname(call.func), ctx) for call in calls}
     claimed = [c for c, r in rules.items() if r is not None]
+    decorators = [s["decorator"].decorator for s in stacks]
     for call in calls:
         rule = rules[call]
+        if any(call is d for d in decorators):
+            continue
         if rule is None:
             _check_unhandled(call, ctx, claimed, section)
+            continue
+        stack = next((s for s in stacks if s["apply"].func is call), None)
+        if stack is not None and rule.kind == "module":
+            sites.append(Site(rule, name, call, apply=stack["apply"], applies=[stack["apply"]],
+                              data={"construct": ctx.code(call.func), "stack": stack}))
             continue
         if rule.creates and _nested(call, method, ctx):
             raise Refusal(ctx.code(call.func), "it runs inside a loop, branch or nested function, "
@@ -72,6 +81,18 @@ def find_sites(method: cst.FunctionDef, ctx: FileContext, section: str = SECTION
             _place_module(site, call, ctx, locals_, section)
         sites.append(site)
     return sites
+
+
+def _stacks(method: cst.FunctionDef, ctx: FileContext) -> list[dict]:
+    """Nested functions under `@hk.experimental.layer_stack(n)`, checked and taken apart."""
+    from hk2nnx.convert.rules import layer_stack
+
+    out = []
+    for fn in m.findall(method.body, m.FunctionDef()):
+        decorator = layer_stack.stacked_function(fn, ctx)
+        if decorator is not None:
+            out.append(layer_stack.stack_parts(fn, decorator, ctx))
+    return out
 
 
 def _calls(body: cst.CSTNode) -> list[cst.Call]:

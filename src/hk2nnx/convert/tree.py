@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from hk2nnx.convert.classes import ClassPlan
+from hk2nnx.convert.rules.layer_stack import MARKER as STACK_MARKER
 from hk2nnx.convert.sites import CALL, INIT, Site
 from hk2nnx.mappings.layers import for_classes
 from hk2nnx.program.build import nnx_leaf_paths
 
 
-def _join(prefix: str, method: str, name: str) -> str:
-    if not prefix:
-        return name
-    scope = {INIT: "/~/", CALL: "/"}.get(method, f"/~{method}/")
-    return f"{prefix}{scope}{name}"
+def _join(prefix: str, site: Site) -> str:
+    scope = {INIT: "/~/", CALL: "/"}.get(site.method, f"/~{site.method}/")
+    if site.data.get("stack"):
+        scope = f"/{STACK_MARKER}/"
+    return f"{prefix}{scope}{site.haiku_name}" if prefix else scope.lstrip("/") + site.haiku_name
 
 
 def module_sites(plan: ClassPlan, prefix: str) -> dict[str, Site]:
     """Haiku path -> the site that builds it, for every module below `prefix`."""
     out: dict[str, Site] = {}
     for site in (s for s in plan.sites if s.is_module):
-        path = _join(prefix, site.method, site.haiku_name)
+        path = _join(prefix, site)
         out[path] = site
         child = site.data.get("class")
         if child:
