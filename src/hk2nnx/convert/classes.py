@@ -127,8 +127,11 @@ class ClassPlan:
                     raise Refusal(self.ctx.code(site.ctor.func), "build modules in __init__ "
                                       "as `self.name = Module(...)`", SECTION).at(site.ctor)
                 self.sites.append(site)
-        for method in self.methods.values():
-            self.sites.extend(find_sites(method, self.ctx))
+        for name, method in self.methods.items():
+            found = find_sites(method, self.ctx)
+            for site in found:
+                site.method = name  # a function turned into a module runs as its __call__
+            self.sites.extend(found)
         for method in ([self.init] if self.init else []) + list(self.methods.values()):
             applications(method, self.sites, self.ctx)
         for site in self.sites:
@@ -169,8 +172,8 @@ class ClassPlan:
         scope = {INIT: "~/", CALL: ""}.get(site.method, f"~{site.method}/")
         if site.data.get("stack"):
             scope = f"{STACK_MARKER}/"
-        return f"{scope}{site.haiku_name}" if self.is_function else f"{_ROOT}/{scope}" \
-            f"{site.haiku_name}"
+        prefix = "" if self.is_function else f"{_ROOT}/"
+        return f"{prefix}{scope}{site.haiku_name}"
 
     # -- sizes -------------------------------------------------------------------------------
 

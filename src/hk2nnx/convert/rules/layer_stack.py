@@ -56,9 +56,9 @@ def stack_parts(fn: cst.FunctionDef, decorator: cst.Decorator, ctx) -> dict:
 def creation(site, plan, inner: str, layers: str) -> list[str]:
     """The `__init__` lines that build `layers` stacked copies of the module."""
     name = f"create_{site.attr}"
-    return [f"@nnx.split_rngs(splits={layers})\n@nnx.vmap(in_axes=(0,), out_axes=0)\n"
-            f"def {name}(rngs: nnx.Rngs):\n    return {inner}\n",
-            f"self.{site.attr} = {name}(rngs)\n"]
+    create = (f"@nnx.split_rngs(splits={layers})\n@nnx.vmap(in_axes=(0,), out_axes=0)\n"
+              f"def {name}(rngs: nnx.Rngs):\n    return {inner}\n")
+    return [create, f"self.{site.attr} = {name}(rngs)\n"]
 
 
 def schedule(site, plan) -> None:
