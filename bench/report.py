@@ -24,8 +24,10 @@ class Row:
 
 
 def at_most(figure: str, value: float, limit: float, unit: str = "x", detail: str = "") -> Row:
+    """Ratios get three decimals, so a FAIL just over 1.00 does not print as "1.00x"."""
+    digits = 3 if unit == "x" else 2
     verdict = PASS if value <= limit else FAIL
-    return Row(figure, f"<= {limit:.2f}{unit}", f"{value:.2f}{unit}", verdict, detail)
+    return Row(figure, f"<= {limit:.2f}{unit}", f"{value:.{digits}f}{unit}", verdict, detail)
 
 
 def at_least(figure: str, value: float, limit: float, unit: str = "", detail: str = "",

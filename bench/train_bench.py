@@ -1,8 +1,8 @@
 """Training step, inference and first-call compile time of each NNX form against Haiku.
 
-Every NNX model starts from the Haiku weights (`port_to_nnx`), and the first losses and logits of
-every form must equal Haiku's: a form that is fast because it computes something else fails its
-check row instead of winning its timing row.
+Every NNX model starts from the Haiku weights (`port_to_nnx`), and the warm-up losses and logits
+of every form are checked (`bench.checks`): a form that is fast because it computes something else
+fails its check row and its timing rows instead of winning them.
 """
 
 from __future__ import annotations
@@ -10,21 +10,13 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import haiku as hk
-import jax
-import numpy as np
-from flax import nnx
-
-import hk2nnx
-from bench import forms, timing
+from bench import checks, forms, timing
+from bench.checks import Setup
 from bench.models import ModelSpec, model_table
 from bench.report import FAIL, PASS, PENDING, Row, at_most, info_ratio
-from hk2nnx.port.api import port_to_nnx
 
 TRAIN_TARGET, INFER_TARGET, COMPILE_TARGET = 1.00, 1.00, 1.10
 COMPILE_MODELS = ("stack5", "stack50")
-RTOL, ATOL = 1e-4, 1e-5
-REFERENCE_FORM = "nnx_jit"  # NNX's own semantics: other forms must draw the same dropout masks
 QUICK_ALL_FORMS = ("mlp_tiny",)  # quick mode times every form on this model, the emitted one elsewhere
 PENDING_WHY = "examples/resnet18/nnx_resnet18.py (make_model) not present yet"
 
@@ -35,7 +27,7 @@ def row_names(quick: bool) -> tuple[list[str], dict[str, str]]:
     names, targets = [], {}
     for spec in model_table(quick):
         names.append(f"check/{spec.name}")
-        targets[names[-1]] = f"= Haiku (rtol {RTOL:g})"
+        targets[names[-1]] = f"= Haiku (rtol {checks.RTOL:g})"
         for kind, limit in (("train", TRAIN_TARGET), ("infer", INFER_TARGET)):
             names.append(f"{kind}/{spec.name}")
             targets[names[-1]] = f"<= {limit:.2f}x"
@@ -44,49 +36,6 @@ def row_names(quick: bool) -> tuple[list[str], dict[str, str]]:
             names.append(f"compile/{spec.name}")
             targets[names[-1]] = f"<= {COMPILE_TARGET:.2f}x"
     return names, targets
-
-
-class _Setup:
-    """The Haiku weights of one model, and fresh NNX models filled from them."""
-
-    def __init__(self, spec: ModelSpec):
-        self.spec = spec
-        self.x, self.y = spec.batch_data()
-        transformed = hk.transform_with_state(spec.haiku)
-        init = jax.jit(functools.partial(transformed.init, training=True))
-        self.params, self.state = init(jax.random.key(0), self.x)
-        program = hk2nnx.trace(transformed, self.x, training=True)
-        self._base = spec.nnx(nnx.Rngs(0))
-        port_to_nnx(self.params, self.state, self._base, program=program)
-
-    def nnx_model(self) -> nnx.Module:
-        """A clone per form: forms mutate their model (train/eval flags, RNG counters)."""
-        return nnx.clone(self._base)
-
-
-def _mismatch(got: list[Any], want: list[Any]) -> str | None:
-    for i, (a, b) in enumerate(zip(got, want)):
-        if not np.allclose(np.asarray(a), np.asarray(b), rtol=RTOL, atol=ATOL):
-            err = float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
-            return f"call {i + 1} differs by {err:.3g}"
-    return None
-
-
-def _check_separately(spec: ModelSpec, names: list[str], n: int) -> dict[str, str]:
-    """For models whose timed variant draws random masks: check the rate-0 twin instead."""
-    setup = _Setup(spec)
-    x, y = setup.x, setup.y
-    ref_step = forms.haiku_step(spec, setup.params, setup.state)
-    want = [ref_step(x, y) for _ in range(n)]
-    want_out = [forms.haiku_predict(spec, setup.params, setup.state)(x)]
-    faults = {}
-    for form in names:
-        step = forms.nnx_step(form, setup.nnx_model())
-        bad = _mismatch([step(x, y) for _ in range(n)], want)
-        bad = bad or _mismatch([forms.nnx_predict(form, setup.nnx_model())(x)], want_out)
-        if bad:
-            faults[form] = bad
-    return faults
 
 
 def _timed(calls: dict[str, timing.Call], settings: timing.Settings, block_each: bool,
@@ -125,7 +74,7 @@ def bench_model(spec: ModelSpec, settings: timing.Settings, quick: bool) -> list
     names = ([forms.EMITTED] if quick and spec.name not in QUICK_ALL_FORMS
              else list(forms.FORMS))
     skipped = [f for f in forms.FORMS if f not in names]
-    setup = _Setup(spec)
+    setup = Setup(spec)
     x, y = setup.x, setup.y
     steps = {"haiku": forms.haiku_step(spec, setup.params, setup.state)}
     steps.update({f: forms.nnx_step(f, setup.nnx_model()) for f in names})
@@ -136,25 +85,14 @@ def bench_model(spec: ModelSpec, settings: timing.Settings, quick: bool) -> list
     infer_out, infer_times, _ = _timed(
         {k: functools.partial(p, x) for k, p in preds.items()}, settings, True)
 
-    if spec.check is not None:
-        faults = _check_separately(spec.check, names, 1 + settings.warmup)
-        ref = REFERENCE_FORM if REFERENCE_FORM in names else None
-        faults.update({f: f"masks differ from {ref}: {bad}" for f in names if ref and f not in
-                       faults and (bad := _mismatch(train_out[f], train_out[ref]))})
-        how = (f"rate-0 twin vs Haiku, and at the real rate every form's losses = {ref}'s"
-               if ref else "rate-0 twin vs Haiku")
-    else:
-        faults = {f: bad for f in names
-                  if (bad := _mismatch(train_out[f], train_out["haiku"])
-                      or _mismatch(infer_out[f], infer_out["haiku"]))}
-        how = "timed steps' warm-up losses and logits"
-    check = Row(f"check/{spec.name}", f"= Haiku (rtol {RTOL:g})", f"{len(names) - len(faults)}"
-                f"/{len(names)} forms", PASS if not faults else FAIL,
-                (f"{how}; " + "; ".join(f"{k}: {v}" for k, v in faults.items())) if faults
-                else f"{how}; {1 + settings.warmup} losses + logits each")
+    train_faults, infer_faults, how = checks.form_faults(spec, names, train_out, infer_out)
+    bad = {**infer_faults, **train_faults}
+    check = Row(f"check/{spec.name}", f"= Haiku (rtol {checks.RTOL:g})",
+                f"{len(names) - len(bad)}/{len(names)} forms", PASS if not bad else FAIL,
+                how + "".join(f"; {k}: {v}" for k, v in bad.items()))
     rows = [check]
-    rows += _ratio_rows("train", spec, train_times, names, faults, TRAIN_TARGET)
-    rows += _ratio_rows("infer", spec, infer_times, names, faults, INFER_TARGET)
+    rows += _ratio_rows("train", spec, train_times, names, train_faults, TRAIN_TARGET)
+    rows += _ratio_rows("infer", spec, infer_times, names, infer_faults, INFER_TARGET)
     rows += [Row(f"{kind}/{spec.name}/{f}", "-", "-", PENDING, "quick mode: emitted form only")
              for kind in ("train", "infer") for f in skipped]
     if spec.name in COMPILE_MODELS and quick:  # smoke: reuse the timed steps' first calls
@@ -167,7 +105,7 @@ def bench_model(spec: ModelSpec, settings: timing.Settings, quick: bool) -> list
     return rows
 
 
-def bench_compile(setup: _Setup, reps: int) -> Row:
+def bench_compile(setup: Setup, reps: int) -> Row:
     """First call (trace + compile + run) of fresh Haiku and emitted-NNX steps, alternating; one
     discarded round first, so shared inner jits (jax.nn.relu...) are warm for both sides."""
     spec, x, y = setup.spec, setup.x, setup.y
