@@ -117,3 +117,21 @@ def test_trace_is_abstract_for_large_models():
     assert program.parameter_count() > 1_000_000_000
     assert str(program.variables[0].spec).startswith("f32[")
     jnp.zeros(())
+
+
+def test_params_and_state_of_one_module_both_port():
+    """Top-level functions keep params and state under the same module name `~`."""
+
+    def forward(x):
+        steps = hk.get_state("steps", [], jnp.int32, init=jnp.zeros)
+        hk.set_state("steps", steps + 1)
+        return x * hk.get_parameter("gain", [x.shape[-1]], init=jnp.ones)
+
+    t = hk.transform_with_state(forward)
+    x = jnp.ones((2, 3))
+    params, state = t.init(jax.random.key(0), x)
+    program = hk2nnx.trace(t, x)
+    flat, _, _ = to_nnx_arrays(params, state, program)
+    assert sorted(flat) == ["gain", "steps"]
+    back_params, back_state = from_nnx_arrays(flat, program)
+    assert back_params["~"]["gain"].shape == (3,) and back_state["~"]["steps"].dtype == jnp.int32

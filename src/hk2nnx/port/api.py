@@ -64,6 +64,17 @@ def _moves_from_model(params, state, model) -> list[Move]:
     return plan_mod.moves_for(stacked, modules, layer_of, lambda p: {})
 
 
+def _merged(params: Mapping | None, state: Mapping | None) -> dict[str, dict]:
+    """One {module: {leaf: array}} view of both collections (a module may own both kinds)."""
+    tree: dict[str, dict] = {module: dict(leaves) for module, leaves in (params or {}).items()}
+    for module, leaves in (state or {}).items():
+        clash = set(tree.get(module, {})) & set(leaves)
+        if clash:
+            raise PortError(f"{module}: {sorted(clash)} is both a parameter and a state leaf")
+        tree.setdefault(module, {}).update(leaves)
+    return tree
+
+
 def port_to_nnx(
     params: Mapping, state: Mapping | None, model: nnx.Module, *,
     program: Program | None = None, cast: bool = False,
@@ -77,7 +88,7 @@ def port_to_nnx(
         moves = plan_mod.program_moves(program)
     else:
         moves = _moves_from_model(params, state, model)
-    tree = {**(params or {}), **(state or {})}
+    tree = _merged(params, state)
     targets = nnx_variables(model)
     ledger, residual, filled, failed = Ledger(), {}, set(), set()
     for move in moves:
@@ -166,7 +177,7 @@ def to_nnx_arrays(
     params: Mapping, state: Mapping | None, program: Program,
 ) -> tuple[dict[str, np.ndarray], dict[HaikuKey, np.ndarray], Ledger]:
     """Flat {NNX path: array} without a model (for writing checkpoints), plus residual and ledger."""
-    tree = {**(params or {}), **(state or {})}
+    tree = _merged(params, state)
     out: dict[str, np.ndarray] = {}
     ledger, residual = Ledger(), {}
     present = {(m, n) for m, leaves in tree.items() for n in leaves}
