@@ -10,7 +10,8 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from hk2nnx.convert.api import ConvertResult, ConvertSyntaxError, convert_source
+from hk2nnx.convert.api import ConvertResult, ConvertSyntaxError
+from hk2nnx.convert.notebook import SUFFIXES, convert_any
 from hk2nnx.program.model import TensorSpec
 
 EXIT_CLEAN, EXIT_CHANGED, EXIT_ERROR = 0, 1, 2
@@ -54,7 +55,7 @@ def collect(paths: list[str]) -> list[tuple[Path, Path]]:
         if root.is_file():
             out.append((root, Path(root.name)))
         elif root.is_dir():
-            for found in sorted(root.rglob("*.py")):
+            for found in sorted(p for p in root.rglob("*") if p.suffix in SUFFIXES):
                 parts = found.relative_to(root).parts
                 if not any(p.startswith(".") or p in _SKIP_DIRS for p in parts[:-1]):
                     out.append((found, found.relative_to(root)))
@@ -67,7 +68,7 @@ def _convert_one(job: tuple[str, dict]) -> tuple[str, ConvertResult | None, str]
     path, inputs = job
     try:
         source = Path(path).read_text(encoding="utf-8")
-        return path, convert_source(source, filename=path, inputs=inputs), source
+        return path, convert_any(source, filename=path, inputs=inputs), source
     except ConvertSyntaxError as err:
         return path, None, str(err)
     except (OSError, UnicodeDecodeError) as err:
