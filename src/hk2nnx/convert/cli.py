@@ -10,8 +10,9 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from hk2nnx.convert.api import ConvertResult, ConvertSyntaxError
+from hk2nnx.convert.api import ConvertResult
 from hk2nnx.convert.notebook import SUFFIXES, convert_any
+from hk2nnx.convert.safety import encode_like, read_source
 from hk2nnx.program.model import TensorSpec
 
 EXIT_CLEAN, EXIT_CHANGED, EXIT_ERROR = 0, 1, 2
@@ -65,14 +66,19 @@ def collect(paths: list[str]) -> list[tuple[Path, Path]]:
 
 
 def _convert_one(job: tuple[str, dict]) -> tuple[str, ConvertResult | None, str]:
+    """One file's result, or its one-line error: a failing file never stops the others."""
     path, inputs = job
     try:
-        source = Path(path).read_text(encoding="utf-8")
+        source = read_source(path)
         return path, convert_any(source, filename=path, inputs=inputs), source
-    except ConvertSyntaxError as err:
-        return path, None, str(err)
-    except (OSError, UnicodeDecodeError) as err:
+    except ValueError as err:  # syntax, encoding, a malformed notebook
+        text = str(err)
+        return path, None, text if text.startswith(path) else f"{path}: {text}"
+    except OSError as err:
         return path, None, f"{path}: cannot read: {err}"
+    except Exception as err:  # noqa: BLE001  (a converter bug: report it, convert the rest)
+        return path, None, (f"{path}: internal error, file left unchanged "
+                            f"({type(err).__name__}: {err}); please report it with this file")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,18 +124,18 @@ def _report(result: ConvertResult, source: str, path: Path, relative: Path,
     elif not (args.diff or args.check):
         target = path if args.in_place else Path(args.output) / relative
         if result.changed or not args.in_place:
-            write_atomic(target, result.code, mode_from=path)
+            write_atomic(target, encode_like(path, result.code), mode_from=path)
     return EXIT_CHANGED if result.changed or result.findings else EXIT_CLEAN
 
 
-def write_atomic(target: Path, text: str, mode_from: Path | None = None) -> None:
+def write_atomic(target: Path, data: bytes, mode_from: Path | None = None) -> None:
     """Writes through a temporary file in the same folder and `os.replace`, keeping the mode."""
     target.parent.mkdir(parents=True, exist_ok=True)
     mode = os.stat(mode_from).st_mode & 0o7777 if mode_from and mode_from.exists() else None
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, target)

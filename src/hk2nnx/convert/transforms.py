@@ -78,14 +78,29 @@ def find_transformed(analysis: FileAnalysis) -> list[Transformed]:
             if call is None:
                 continue
             stmt = ctx.statement_of(assign)
-            fn_ref = call.args[0].value if call.args else None
-            fn = analysis.index.functions.get(fn_ref.value) if m.matches(fn_ref, m.Name()) else None
+            fn = _function(call.args[0].value if call.args else None, analysis, name)
             if fn is None:
                 ctx.refuse(assign, Refusal(ctx.code(call.func), "only a function defined at "
-                                           "module level can be converted", SECTION, "HK020"))
+                                           "module level (or a lambda calling one module) can "
+                                           "be converted", SECTION, "HK020"))
                 continue
             found.append(Transformed(name, stmt, fn, with_state, multi, apply_rng=not no_rng))
     return found
+
+
+def _function(ref: cst.BaseExpression | None, analysis: FileAnalysis,
+              var: str) -> cst.FunctionDef | None:
+    """The transformed function: a module-level def, or a lambda seen as `def <var>(...)`.
+
+    The lambda's parameters and body are the original nodes, so names still resolve; the
+    wrapping def is not in the file and goes away with the transform statement.
+    """
+    if m.matches(ref, m.Name()):
+        return analysis.index.functions.get(ref.value)
+    if m.matches(ref, m.Lambda()) and not m.matches(ref.body, m.Lambda()):
+        body = cst.IndentedBlock([cst.SimpleStatementLine([cst.Return(ref.body)])])
+        return cst.FunctionDef(cst.Name(var), ref.params, body)
+    return None
 
 
 def _wrappers(value: cst.BaseExpression, ctx) -> list[str]:
@@ -167,6 +182,9 @@ def resolve(t: Transformed, analysis: FileAnalysis) -> None:
     if t.root is not None:
         t.class_name = t.root.class_name
         return
+    if not any(t.fn is f for f in analysis.index.functions.values()):
+        raise Refusal(t.var, "a lambda is converted only when it calls one module with its own "
+                      "arguments", SECTION, "HK020")
     taken = set(analysis.index.classes) | set(analysis.index.functions) | set(
         analysis.index.assigns)
     t.class_name = fresh(camel(t.fn.name.value), taken)
