@@ -9,8 +9,8 @@ from hk2nnx.convert.report.model import FileReport, Report
 
 def render_markdown(report: Report) -> str:
     counts = report.counts()
-    lines = ["# hk2nnx migration report", "", _summary(counts), "", "| file | changed | "
-             "findings | TODOs |", "|---|---|---|---|"]
+    lines = ["# hk2nnx migration report", "", _summary(counts), "",
+             "| file | changed | findings | TODOs |", "|---|---|---|---|"]
     for file in report.files:
         lines.append(f"| [{_cell(file.path)}](#{file.anchor}) | {'yes' if file.changed else 'no'}"
                      f" | {len(file.findings)} | {len(file.todos)} |")
