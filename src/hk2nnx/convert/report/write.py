@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from hk2nnx.convert.report.model import Report
+from hk2nnx.convert.report.model import Report, build_report
 from hk2nnx.convert.report.render_html import render_html
 from hk2nnx.convert.report.render_md import render_markdown
 
@@ -20,3 +21,10 @@ def write_report(report: Report, path: str | Path) -> None:
         raise ValueError(f"--report {path}: use a .md or .html file name")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(report), encoding="utf-8")
+
+
+def write_run_report(results: list[tuple[str, Any, str]], path: str | None) -> None:
+    """The command line's hook: `(path, result or None, source)` per file, as `run` holds them;
+    files that failed to convert are left out (their error was already printed)."""
+    if path:
+        write_report(build_report([(r, s) for _, r, s in results if r is not None]), path)
