@@ -12,6 +12,7 @@ from pathlib import Path
 
 from hk2nnx.convert.api import ConvertResult
 from hk2nnx.convert.notebook import SUFFIXES, convert_any
+from hk2nnx.convert.report.write import write_run_report
 from hk2nnx.convert.safety import encode_like, read_source
 from hk2nnx.program.model import TensorSpec
 
@@ -32,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "repeat for several inputs, in order")
     parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                         help="convert N files at a time")
+    parser.add_argument("--report", metavar="FILE",
+                        help="write a migration report; .md or .html picks the format")
 
 
 def parse_inputs(texts: list[str]) -> dict[str, list[TensorSpec]]:
@@ -106,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
             status = EXIT_ERROR
             continue
         status = max(status, _report(result, source, path, relative, args, to_stdout))
+    write_run_report(results, args.report)
     return status
 
 
