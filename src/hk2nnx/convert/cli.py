@@ -12,6 +12,7 @@ from pathlib import Path
 
 from hk2nnx.convert.api import ConvertResult
 from hk2nnx.convert.notebook import SUFFIXES, convert_any
+from hk2nnx.convert.progress import track
 from hk2nnx.convert.report.write import write_run_report
 from hk2nnx.convert.safety import encode_like, read_source
 from hk2nnx.program.model import TensorSpec
@@ -99,9 +100,9 @@ def run(args: argparse.Namespace) -> int:
     jobs = [(str(path), inputs) for path, _ in files]
     if args.jobs > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            results = list(pool.map(_convert_one, jobs))
+            results = list(track(pool.map(_convert_one, jobs), total=len(jobs)))
     else:
-        results = [_convert_one(job) for job in jobs]
+        results = [_convert_one(job) for job in track(jobs, total=len(jobs))]
     status = EXIT_CLEAN
     for (path, relative), (_, result, source) in zip(files, results):
         if result is None:
