@@ -62,16 +62,6 @@ def run_module(code: str, name: str) -> dict:
     return namespace
 
 
-def merged(params: dict, state: dict) -> dict:
-    """One tree per module path. port_to_nnx merges params and state with `{**p, **s}`, which
-    drops the params of a module that also has state; porting one merged tree avoids that."""
-    out: dict = {}
-    for tree in (params, state):
-        for module, leaves in tree.items():
-            out.setdefault(module, {}).update(leaves)
-    return out
-
-
 def regenerate(path: Path) -> None:
     from hk2nnx.convert import convert_source
 

@@ -9,7 +9,6 @@ from fixture_runner import all_fixtures, run_module
 
 import hk2nnx
 from hk2nnx.convert import convert_source
-from hk2nnx.port.plan import PortError
 
 FIXTURES = all_fixtures()
 IDS = [f.id for f in FIXTURES]
@@ -43,16 +42,8 @@ def test_converting_again_changes_nothing(case):
     assert again.code == result.code and not again.changed
 
 
-# port_to_nnx merges params and state with `{**params, **state}`, losing the params of a module
-# that also has state (`~` of a top-level function); remove an entry once port/ fixes that.
-PORT_MERGE_BUG = {"top_level_functions/guide_counter"}
-
-
-def test_converted_runs_and_verifies_against_haiku(case, request):
+def test_converted_runs_and_verifies_against_haiku(case):
     fixture, result = case
-    if fixture.id in PORT_MERGE_BUG:
-        request.applymarker(pytest.mark.xfail(raises=PortError, strict=True,
-                                              reason="port_to_nnx drops ~/multiplier"))
     original = run_module(fixture.source, f"original_{fixture.path.stem}")
     converted = run_module(result.code, f"converted_{fixture.path.stem}")
     check = fixture.check

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
-from fixture_runner import all_fixtures, merged, run_module
+from fixture_runner import all_fixtures, run_module
 from flax import nnx
 
 import hk2nnx
@@ -34,7 +34,7 @@ def test_one_step_moves_the_weights_the_same_way(fixture):
     params, state = out if isinstance(out, tuple) else (out, {})
     program = hk2nnx.trace(original[var], *specs, **init_kwargs)
     model = converted[var]
-    port_to_nnx(merged(params, state), None, model, program=program)
+    port_to_nnx(params, state, model, program=program)
     arrays = {name: _array(hk2nnx.TensorSpec.parse(text), jax.random.key(i))
               for i, (name, text) in enumerate(step.items())
               if isinstance(text, str) and "[" in text}
