@@ -6,7 +6,6 @@ import haiku as hk
 import jax
 import jax.numpy as jnp
 import optax
-
 from data import batches
 from models import Classifier
 

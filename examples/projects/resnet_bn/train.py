@@ -4,7 +4,6 @@ import haiku as hk
 import jax
 import jax.numpy as jnp
 import optax
-
 from data import batches
 from models import ResNet
 
