@@ -5,6 +5,8 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
+from hk2nnx.convert.findings import Refusal
+
 
 def bind(call: cst.Call, names: list[str] | tuple[str, ...]) -> dict[str, cst.Arg]:
     """A call's arguments by parameter name: positions follow `names`, keywords their own."""
@@ -15,6 +17,15 @@ def bind(call: cst.Call, names: list[str] | tuple[str, ...]) -> dict[str, cst.Ar
         elif not arg.star and i < len(names):
             out[names[i]] = arg
     return out
+
+
+def bind_required(call: cst.Call, names: tuple[str, ...], required: int, usage: str,
+                  info) -> dict[str, cst.Arg]:
+    """`bind`, refusing a call with *args/**kwargs or without its first `required` arguments."""
+    bound = bind(call, names)
+    if has_star(call) or not set(names[:required]) <= set(bound):
+        raise Refusal(usage.partition("(")[0], f"call it as {usage}", info.section, info.code)
+    return bound
 
 
 def has_star(call: cst.Call) -> bool:

@@ -17,9 +17,9 @@ import libcst as cst
 import libcst.matchers as m
 
 from hk2nnx.convert import dims, flags
-from hk2nnx.convert.findings import Refusal, Safety
+from hk2nnx.convert.findings import Safety
 from hk2nnx.convert.rules import base
-from hk2nnx.convert.rules.args import bind, has_star, render
+from hk2nnx.convert.rules.args import bind_required, render
 
 INFO = base.info("HK003", "dropout", Safety.SAFE, "Basic Module definition", __name__)
 _NAMES = ("rng", "rate", "x", "broadcast_dims")
@@ -39,10 +39,7 @@ class DropoutRule(base.SiteRule):
     def _parts(self, site, plan) -> dict:
         if "parts" in site.data:
             return site.data["parts"]
-        bound = bind(site.ctor, _NAMES)
-        if has_star(site.ctor) or not {"rng", "rate", "x"} <= set(bound):
-            raise Refusal("hk.dropout", "call it as hk.dropout(key, rate, x)", INFO.section,
-                          INFO.code)
+        bound = bind_required(site.ctor, _NAMES, 3, "hk.dropout(key, rate, x)", INFO)
         rate, flag = _split_rate(bound["rate"].value)
         key = bound["rng"].value
         implicit = m.matches(key, m.Call(args=[])) and plan.ctx.qualname(key.func) in \

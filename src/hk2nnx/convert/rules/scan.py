@@ -19,7 +19,7 @@ import libcst.matchers as m
 
 from hk2nnx.convert.findings import Refusal, Safety
 from hk2nnx.convert.rules import base
-from hk2nnx.convert.rules.args import bind, has_star
+from hk2nnx.convert.rules.args import bind_required
 
 INFO = base.info("HK040", "scan", Safety.SAFE, "Transformations", __name__)
 _NAMES = ("f", "init", "xs", "length", "reverse", "unroll")
@@ -42,10 +42,7 @@ class ScanRule(base.SiteRule):
     def _parts(self, site, plan) -> dict:
         if "parts" in site.data:
             return site.data["parts"]
-        bound = bind(site.ctor, _NAMES)
-        if has_star(site.ctor) or not {"f", "init", "xs"} <= set(bound):
-            raise Refusal("hk.scan", "call it as hk.scan(module, carry, xs)", INFO.section,
-                          INFO.code)
+        bound = bind_required(site.ctor, _NAMES, 3, "hk.scan(module, carry, xs)", INFO)
         module = _module_site(bound["f"].value, plan)
         xs, in_axis = _unswapped(bound["xs"].value, plan.ctx)
         site.data["parts"] = {"bound": bound, "module": module, "xs": xs, "in_axis": in_axis}
