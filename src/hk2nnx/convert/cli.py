@@ -14,7 +14,7 @@ from hk2nnx.convert.api import ConvertResult
 from hk2nnx.convert.notebook import SUFFIXES, convert_any
 from hk2nnx.convert.progress import track
 from hk2nnx.convert.report.write import write_run_report
-from hk2nnx.convert.safety import encode_like, read_source
+from hk2nnx.convert.safety import encode_like, interrupts_deferred, read_source
 from hk2nnx.program.model import TensorSpec
 
 EXIT_CLEAN, EXIT_CHANGED, EXIT_ERROR = 0, 1, 2
@@ -137,14 +137,15 @@ def write_atomic(target: Path, data: bytes, mode_from: Path | None = None) -> No
     """Writes through a temporary file in the same folder and `os.replace`, keeping the mode."""
     target.parent.mkdir(parents=True, exist_ok=True)
     mode = os.stat(mode_from).st_mode & 0o7777 if mode_from and mode_from.exists() else None
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with interrupts_deferred():
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            if mode is not None:
+                os.chmod(tmp, mode)
+            os.replace(tmp, target)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import signal
+import threading
 import tokenize
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -53,3 +57,22 @@ def _declared_encoding(data: bytes, path: Path | str) -> str:
         raise SourceEncodingError(f"{path}:1: {err.msg}; declare an encoding Python knows, "
                                   "e.g. '# -*- coding: utf-8 -*-'") from None
     return encoding
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Holds Ctrl-C until the block ends, so an interrupt cannot strand a half-made temporary file.
+
+    The interrupt is not lost: KeyboardInterrupt is raised as soon as the block is done.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
