@@ -7,6 +7,7 @@ import difflib
 import os
 import sys
 import tempfile
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -99,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     jobs = [(str(path), inputs) for path, _ in files]
     if args.jobs > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        # JAX is multithreaded: forking it can deadlock, so workers start fresh (spawn).
+        with ProcessPoolExecutor(max_workers=args.jobs,
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
             results = list(track(pool.map(_convert_one, jobs), total=len(jobs)))
     else:
         results = [_convert_one(job) for job in track(jobs, total=len(jobs))]
