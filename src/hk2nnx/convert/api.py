@@ -8,6 +8,7 @@ from pathlib import Path
 import libcst as cst
 import libcst.matchers as m
 
+from hk2nnx.convert import modes
 from hk2nnx.convert import rules  # noqa: F401  (registers every rule)
 from hk2nnx.convert.analysis import analyze_file
 from hk2nnx.convert.context import FileContext
@@ -17,7 +18,7 @@ from hk2nnx.convert.rewrite import apply_edits
 from hk2nnx.convert.rules.base import FILE_RULES
 from hk2nnx.program.model import TensorSpec
 
-_GENERATED_NAMES = ("nnx", "jnp", "jax")
+_GENERATED_NAMES = ("nnx", "jnp", "jax", "hkc")
 
 
 class ConvertSyntaxError(ValueError):
@@ -36,16 +37,27 @@ class ConvertResult:
     changed: bool
     findings: list[Finding]
     filename: str = "<string>"
+    compat: frozenset[str] = frozenset()  # `_haiku_compat` names the code imports (faithful)
 
 
 def convert_source(source: str, *, filename: str = "<string>",
-                   inputs: dict[str, list[TensorSpec]] | None = None) -> ConvertResult:
+                   inputs: dict[str, list[TensorSpec]] | None = None,
+                   mode: str = modes.FAITHFUL) -> ConvertResult:
     """Rewrites Haiku source as Flax NNX source; untouched code survives byte for byte.
 
     `inputs` gives sample input specs for a transformed function or variable by name
     (`{"forward": [TensorSpec.parse("f32[1,784]")]}`) when the file's own `init` calls do not.
+    `mode` is "faithful" (Haiku's numerics, compat classes from `_haiku_compat`; `compat`
+    lists the names that file must define) or "idiomatic" (NNX built-ins, differences reported).
     Raises ConvertSyntaxError for a file that does not parse.
     """
+    with modes.using(mode) as run:
+        result = _convert(source, filename, inputs)
+    return dataclasses.replace(result, compat=frozenset(run.compat))
+
+
+def _convert(source: str, filename: str,
+             inputs: dict[str, list[TensorSpec]] | None) -> ConvertResult:
     _check_syntax(source, filename)
     if "haiku" not in source:
         return ConvertResult(source, False, [], filename)
