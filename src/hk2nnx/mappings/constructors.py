@@ -1,8 +1,9 @@
-"""DATA: how each Haiku layer constructor and initializer maps onto its Flax NNX counterpart.
+"""DATA: how each Haiku layer constructor maps onto its Flax NNX counterpart.
 
 Hand-written from the installed signatures; `tests/convert/test_constructor_table.py` checks every
 argument name (and every default recorded here) against `inspect.signature` of haiku and flax.
-Read by one generic engine, `hk2nnx.convert.rules.layers`.
+Read by one generic engine, `hk2nnx.convert.rules.layers`. Initializers have one table,
+`hk2nnx.compat.initializers` (user arguments and each layer's Haiku defaults).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import dataclasses
 
 COPY = "copy"  # the expression moves unchanged
 NTUPLE = "ntuple"  # an int literal is replicated to the layer's spatial rank: 3 -> (3, 3)
-INITIALIZER = "initializer"  # a Haiku initializer becomes the NNX one (INITIALIZERS)
+INITIALIZER = "initializer"  # a Haiku initializer, via hk2nnx.compat.initializers
 
 IS_TRAINING = "is_training"  # a call argument that becomes the module's train/eval mode
 INPUT = "input"  # the call argument that is the layer's input
@@ -26,6 +27,7 @@ class Arg:
     convert: str = COPY
     haiku_default: str | None = None  # passed explicitly when absent: NNX's default differs
     only: tuple[str, ...] = ()  # the only values (source text) NNX can express; else manual
+    leaf: str | None = None  # INITIALIZER: the Haiku leaf it draws (faithful mode's default)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,18 +63,9 @@ class ConstructorMapping:
         return next((a for a in self.args if a.haiku == haiku_name), None)
 
 
-@dataclasses.dataclass(frozen=True)
-class InitializerMapping:
-    """A Haiku initializer (class or function) and the NNX initializer factory replacing it."""
-
-    haiku: str  # qualified name, e.g. "haiku.initializers.TruncatedNormal"
-    nnx: str  # as written in converted code, e.g. "nnx.initializers.truncated_normal"
-    args: tuple[Arg, ...] = ()
-    factory: bool = True  # False: the NNX name is itself the initializer (zeros, ones)
-
-
 _NAME = Arg("name", None)
-_W_B = (Arg("w_init", "kernel_init", INITIALIZER), Arg("b_init", "bias_init", INITIALIZER))
+_W_B = (Arg("w_init", "kernel_init", INITIALIZER, leaf="w"),
+        Arg("b_init", "bias_init", INITIALIZER, leaf="b"))
 _LAST_AXIS = ("-1",)
 
 
@@ -115,8 +108,8 @@ CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
             Arg("create_scale", "use_scale"),
             Arg("create_offset", "use_bias"),
             Arg("eps", "epsilon", haiku_default="1e-05"),
-            Arg("scale_init", "scale_init", INITIALIZER),
-            Arg("offset_init", "bias_init", INITIALIZER),
+            Arg("scale_init", "scale_init", INITIALIZER, leaf="scale"),
+            Arg("offset_init", "bias_init", INITIALIZER, leaf="offset"),
             Arg("use_fast_variance", "use_fast_variance", haiku_default="False"),
             _NAME,
             Arg("param_axis", None, only=("None",) + _LAST_AXIS),
@@ -129,7 +122,7 @@ CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
         (
             Arg("axis", None, only=_LAST_AXIS),
             Arg("eps", "epsilon", haiku_default="1e-05"),
-            Arg("scale_init", "scale_init", INITIALIZER),
+            Arg("scale_init", "scale_init", INITIALIZER, leaf="scale"),
             _NAME,
             Arg("create_scale", "use_scale"),
             Arg("param_axis", None, only=("None",) + _LAST_AXIS),
@@ -143,8 +136,8 @@ CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
             Arg("create_offset", "use_bias"),
             Arg("decay_rate", "momentum"),
             Arg("eps", "epsilon"),
-            Arg("scale_init", "scale_init", INITIALIZER),
-            Arg("offset_init", "bias_init", INITIALIZER),
+            Arg("scale_init", "scale_init", INITIALIZER, leaf="scale"),
+            Arg("offset_init", "bias_init", INITIALIZER, leaf="offset"),
             Arg("axis", None, only=("None",)),
             Arg("cross_replica_axis", "axis_name"),
             Arg("cross_replica_axis_index_groups", "axis_index_groups"),
@@ -163,7 +156,7 @@ CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
             Arg("vocab_size", "num_embeddings"),
             Arg("embed_dim", "features"),
             Arg("embedding_matrix", None, only=("None",)),
-            Arg("w_init", "embedding_init", INITIALIZER),
+            Arg("w_init", "embedding_init", INITIALIZER, leaf="embeddings"),
             Arg("lookup_style", None, only=("'ARRAY_INDEX'", '"ARRAY_INDEX"')),
             _NAME,
             Arg("precision", None),  # unused by ARRAY_INDEX lookups
@@ -173,26 +166,4 @@ CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
     ),
 )
 
-INITIALIZERS: tuple[InitializerMapping, ...] = (
-    InitializerMapping("haiku.initializers.Constant", "nnx.initializers.constant",
-                       (Arg("constant", "value"),)),
-    InitializerMapping("haiku.initializers.RandomNormal", "nnx.initializers.normal",
-                       (Arg("stddev", "stddev", haiku_default="1.0"),
-                        Arg("mean", None, only=("0.0", "0", "0."),))),
-    InitializerMapping("haiku.initializers.TruncatedNormal", "nnx.initializers.truncated_normal",
-                       (Arg("stddev", "stddev", haiku_default="1.0"),
-                        Arg("mean", None, only=("0.0", "0", "0.")),
-                        Arg("lower", "lower"), Arg("upper", "upper"))),
-    InitializerMapping("haiku.initializers.VarianceScaling", "nnx.initializers.variance_scaling",
-                       (Arg("scale", "scale", haiku_default="1.0"),
-                        Arg("mode", "mode", haiku_default="'fan_in'"),
-                        Arg("distribution", "distribution", haiku_default="'truncated_normal'"),
-                        Arg("fan_in_axes", None, only=("None",)))),
-    InitializerMapping("haiku.initializers.Orthogonal", "nnx.initializers.orthogonal",
-                       (Arg("scale", "scale"), Arg("axis", "column_axis"))),
-    InitializerMapping("jax.numpy.zeros", "nnx.initializers.zeros", factory=False),
-    InitializerMapping("jax.numpy.ones", "nnx.initializers.ones", factory=False),
-)
-
 BY_HAIKU: dict[str, ConstructorMapping] = {c.haiku: c for c in CONSTRUCTORS}
-INITIALIZER_BY_HAIKU: dict[str, InitializerMapping] = {i.haiku: i for i in INITIALIZERS}

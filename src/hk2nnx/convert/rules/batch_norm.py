@@ -8,8 +8,11 @@ NNX: `self.batch_norm = nnx.BatchNorm(features, use_scale=True, use_bias=True, m
 rngs=rngs)` and `x = self.batch_norm(x)`: a pure mode flag leaves the signature (the module's
 train/eval mode decides), any other `is_training` expression becomes
 `use_running_average=not (...)`. Statistics are `nnx.BatchStat` attributes.
-Fix safety: review: Haiku's moving averages are zero-debiased, NNX's are not, so running
-statistics differ early in training (outputs in train mode and ported eval outputs agree).
+Faithful mode (the default) builds `hkc.BatchNorm` instead: Haiku's zero-debiased moving
+averages, with the counter/hidden/average leaves the port fills. Idiomatic mode reports, as
+INFO, how far nnx.BatchNorm's plain-momentum averages drift (`hk2nnx.compat.differences`).
+Fix safety: review (idiomatic): running statistics differ early in training (outputs in train
+mode and ported eval outputs agree).
 Guide section: "Handling non-parameter states".
 """
 
@@ -19,11 +22,10 @@ import libcst as cst
 import libcst.matchers as m
 
 from hk2nnx.convert import flags
-from hk2nnx.convert.findings import Refusal, Safety, Severity
+from hk2nnx.convert.findings import Refusal, Safety
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.args import bind, drop_args, with_keyword
 from hk2nnx.convert.rules.layers import LayerRule
-from hk2nnx.mappings.constructors import BY_HAIKU
 
 INFO = base.info("HK012", "batch-norm", Safety.REVIEW, "Handling non-parameter states",
                  __name__)
@@ -53,9 +55,6 @@ class BatchNormRule(LayerRule):
         for call in site.applies:
             if self._training(call) is None:
                 raise Refusal("hk.BatchNorm", "is_training is missing", INFO.section, INFO.code)
-        plan.ctx.report(INFO.code, site.ctor, BY_HAIKU["haiku.BatchNorm"].notes + "; running "
-                        "statistics differ early in training (ported values are exact)",
-                        Severity.INFO, Safety.REVIEW)
         return super().build(site, plan)
 
     def rewrite_args(self, site, plan, call: cst.Call) -> cst.Call:

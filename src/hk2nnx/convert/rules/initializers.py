@@ -1,4 +1,9 @@
-"""Initializer expressions: a Haiku initializer as the NNX initializer that draws the same way."""
+"""Initializer expressions: a Haiku initializer as the jax one that draws from the same law.
+
+One table serves both modes and the layer defaults: `hk2nnx.compat.initializers`. A rule that
+needs a compat helper (`shifted`, `random_uniform`, `identity`) is written as `hkc.<helper>` in
+faithful mode and has no equivalent in idiomatic mode (NNX built-ins only).
+"""
 
 from __future__ import annotations
 
@@ -7,35 +12,45 @@ from collections.abc import Callable
 import libcst as cst
 import libcst.matchers as m
 
+from hk2nnx.compat import initializers as table
+from hk2nnx.convert import modes
 from hk2nnx.convert.context import FileContext
-from hk2nnx.convert.rules.args import bind, render
-from hk2nnx.mappings.constructors import INITIALIZER_BY_HAIKU
+from hk2nnx.convert.rules.args import bind, has_star
 
 Hoister = Callable[[cst.BaseExpression], cst.BaseExpression]
+_BARE = ("jax.numpy.zeros", "jax.numpy.ones")  # used uncalled: `w_init=jnp.zeros`
 
 
-def nnx_initializer(expr: cst.BaseExpression, ctx: FileContext, hoist: Hoister) -> str | None:
-    """`nnx.initializers.truncated_normal(stddev=0.1)` for `hk.initializers.TruncatedNormal(0.1)`.
+def nnx_initializer(expr: cst.BaseExpression, ctx: FileContext, hoist: Hoister,
+                    rank: int | None = None) -> str | None:
+    """`jax.nn.initializers.truncated_normal(0.1, ...)` for `hk.initializers.TruncatedNormal(0.1)`.
 
-    None when the table has no entry or the arguments have no NNX equivalent.
+    None when the table has no entry, or the arguments have no equivalent in this mode.
+    `rank` is the parameter's rank when known (Haiku counts fans of vectors differently).
     """
     is_call = m.matches(expr, m.Call())
-    mapping = INITIALIZER_BY_HAIKU.get(ctx.qualname(expr.func if is_call else expr) or "")
-    if mapping is None or is_call != mapping.factory:
+    name = ctx.qualname(expr.func if is_call else expr) or ""
+    rule = table.BY_HAIKU.get(name)
+    if rule is None or is_call == (name in _BARE) or (is_call and has_star(expr)):
         return None
-    if not mapping.factory:
-        return mapping.nnx
-    bound = bind(expr, [a.haiku for a in mapping.args])
-    keywords = []
-    for arg in mapping.args:
-        given = bound.get(arg.haiku)
-        if given is None:
-            if arg.haiku_default is not None and arg.nnx:
-                keywords.append((arg.nnx, arg.haiku_default))
-            continue
-        text = ctx.code(hoist(given.value))
-        if arg.only and text not in arg.only:
-            return None
-        if arg.nnx:
-            keywords.append((arg.nnx, text))
-    return f"{mapping.nnx}({render([], keywords)})"
+    bound = bind(expr, [p for p, _ in rule.params]) if is_call else {}
+    args = {k: ctx.code(hoist(a.value)) for k, a in bound.items()}
+    try:
+        source = table.initializer_source(name, args, rank=rank)
+    except (ValueError, SyntaxError):
+        return None
+    if source.compat and not modes.is_faithful():
+        return None
+    return modes.qualify(source.text, sorted(source.compat))
+
+
+def layer_default(layer: str, leaf: str, rank: int | None = None) -> str | None:
+    """Haiku's own initializer for `layer`'s `leaf`, when NNX's default draws differently.
+
+    None for zeros and ones: every NNX layer here already starts biases, offsets and scales so.
+    """
+    default = table.layer_default(layer, leaf)
+    if default is None or default.rule in _BARE:
+        return None
+    source = table.initializer_source(default.rule, dict(default.args), rank=rank)
+    return modes.qualify(source.text, sorted(source.compat))

@@ -7,6 +7,10 @@ NNX: `self.linear = nnx.Linear(in_features, features, use_bias=False, rngs=rngs)
 `__init__` and `x = self.linear(x)` in the method. The input size comes from the data flow;
 defaults that differ (LayerNorm's eps) are passed explicitly; the attribute is named by
 `hk2nnx.program.naming` so ported checkpoints load.
+Modes (`hk2nnx.convert.modes`): faithful passes Haiku's initializers (its defaults too, e.g.
+hk.Linear's TruncatedNormal(1/sqrt(fan_in))) and builds the layer table's compat class where
+its `faithful` target is one (`hkc.BatchNorm`, `hkc.Embed`); idiomatic keeps NNX built-ins and
+defaults and reports each measured difference (`hk2nnx.compat.differences`) as INFO.
 Fix safety: safe (initializers without an NNX equivalent are dropped with a warning: fresh
 initialisation then differs, ported weights do not).
 Guide section: "Basic Module definition".
@@ -14,19 +18,24 @@ Guide section: "Basic Module definition".
 
 from __future__ import annotations
 
+import dataclasses
+
 import libcst as cst
 import libcst.matchers as m
 
-from hk2nnx.convert import dims
+from hk2nnx.compat.differences import for_haiku
+from hk2nnx.convert import dims, modes
 from hk2nnx.convert.findings import Refusal, Safety, Severity
 from hk2nnx.convert.names import haiku_default_name
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.args import bind, has_star, literal_string, render
-from hk2nnx.convert.rules.initializers import nnx_initializer
+from hk2nnx.convert.rules.initializers import layer_default, nnx_initializer
 from hk2nnx.convert.traced import traced_size
+from hk2nnx.mappings import layers as leaf_table
 from hk2nnx.mappings.constructors import BY_HAIKU, INITIALIZER, INPUT, NTUPLE, ConstructorMapping
 
 INFO = base.info("HK010", "haiku-layer", Safety.SAFE, "Basic Module definition", __name__)
+_VECTOR_LEAVES = frozenset({"b", "scale", "offset"})  # rank-1 leaves: Haiku's fans differ
 
 
 class LayerRule(base.SiteRule):
@@ -78,14 +87,30 @@ class LayerRule(base.SiteRule):
                               "the code; pass it to the constructor by hand or give --input",
                               mapping.section, INFO.code)
             values[mapping.in_features] = dims.code(size)
+        compat = compat_class(mapping)
         for arg in mapping.args:
-            values.update(self._convert(arg, bound.get(arg.haiku), site, plan, mapping))
+            values.update(self._convert(arg, bound.get(arg.haiku), site, plan, mapping, compat))
+        if compat is not None:
+            modes.current().compat.add(compat)
+            return f"{modes.ALIAS}.{compat}({render([], [*values.items(), ('rngs', 'rngs')])})"
+        if not modes.is_faithful():
+            self._report_differences(site, plan, mapping, values)
         positional = [values.pop(p) for p in mapping.positional if p in values]
         return f"{mapping.nnx}({render(positional, [*values.items(), ('rngs', 'rngs')])})"
 
-    def _convert(self, arg, given, site, plan, mapping) -> dict[str, str]:
+    def _report_differences(self, site, plan, mapping, values: dict[str, str]) -> None:
+        """What NNX's built-in does differently, measured; skipped where an argument fixes it."""
+        for difference in for_haiku(mapping.haiku):
+            if any(f"{name}=" in difference.faithful for name in values):
+                continue
+            plan.ctx.report(self.info.code, site.ctor, difference.describe(), Severity.INFO,
+                            Safety.REVIEW)
+
+    def _convert(self, arg, given, site, plan, mapping, compat=None) -> dict[str, str]:
+        if compat is not None:
+            return self._convert_compat(arg, given, site, plan, mapping)
         if given is None:
-            return {arg.nnx: arg.haiku_default} if arg.haiku_default and arg.nnx else {}
+            return self._default(arg, mapping)
         value = plan.hoist(given.value, site, site.data["construct"], mapping.section)
         text = plan.ctx.code(value)
         if arg.only and text not in arg.only:
@@ -98,7 +123,7 @@ class LayerRule(base.SiteRule):
             return {arg.nnx: _ntuple(value, text, mapping, site.data["construct"])}
         if arg.convert == INITIALIZER and text != "None":
             converted = nnx_initializer(given.value, plan.ctx, lambda e: plan.hoist(
-                e, site, site.data["construct"], mapping.section))
+                e, site, site.data["construct"], mapping.section), _rank(arg.leaf))
             if converted is None:
                 plan.ctx.report(INFO.code, given, f"{arg.haiku}={text} has no NNX initializer in "
                                 "the table; NNX's default is used (ported weights are exact, "
@@ -107,8 +132,36 @@ class LayerRule(base.SiteRule):
             return {arg.nnx: converted}
         return {} if text == "None" and arg.convert == INITIALIZER else {arg.nnx: text}
 
+    def _default(self, arg, mapping) -> dict[str, str]:
+        """An absent argument: Haiku's default where NNX's differs (initializers: faithful only)."""
+        if arg.haiku_default and arg.nnx:
+            return {arg.nnx: arg.haiku_default}
+        if arg.convert == INITIALIZER and arg.nnx and arg.leaf and modes.is_faithful():
+            text = layer_default(mapping.haiku, arg.leaf, _rank(arg.leaf))
+            return {arg.nnx: text} if text else {}
+        return {}
+
+    def _convert_compat(self, arg, given, site, plan, mapping) -> dict[str, str]:
+        """A compat class takes Haiku's own arguments, names and defaults."""
+        if given is None or arg.haiku == "name":
+            return {}
+        renamed = dataclasses.replace(arg, nnx=arg.haiku, haiku_default=None)
+        return self._convert(renamed, given, site, plan, mapping)
+
     def rewrite_args(self, site, plan, call: cst.Call) -> cst.Call:
         return call
+
+
+def compat_class(mapping: ConstructorMapping) -> str | None:
+    """The compat class faithful mode builds for this layer (the leaf table's faithful target)."""
+    if not modes.is_faithful() or mapping.haiku not in leaf_table.BY_HAIKU:
+        return None
+    target = leaf_table.resolve(leaf_table.BY_HAIKU[mapping.haiku], leaf_table.FAITHFUL)
+    return target.nnx_class_name if target.is_compat else None
+
+
+def _rank(leaf: str | None) -> int | None:
+    return 1 if leaf in _VECTOR_LEAVES else None
 
 
 def _input_name(mapping: ConstructorMapping) -> str:
