@@ -14,6 +14,7 @@ from pathlib import Path
 from hk2nnx.convert.api import ConvertResult
 from hk2nnx.convert.notebook import SUFFIXES, convert_any
 from hk2nnx.convert.progress import track
+from hk2nnx.convert.project import convert_group, link
 from hk2nnx.convert.report.write import write_run_report
 from hk2nnx.convert.safety import encode_like, interrupts_deferred, read_source
 from hk2nnx.program.model import TensorSpec
@@ -70,11 +71,14 @@ def collect(paths: list[str]) -> list[tuple[Path, Path]]:
     return out
 
 
-def _convert_one(job: tuple[str, dict]) -> tuple[str, ConvertResult | None, str]:
+def _convert_one(job: tuple[str, dict, tuple[str, ...]]
+                 ) -> tuple[str, ConvertResult | None, str]:
     """One file's result, or its one-line error: a failing file never stops the others."""
-    path, inputs = job
+    path, inputs, group = job
     try:
         source = read_source(path)
+        if group:  # its Haiku modules are defined or used in sibling files
+            return path, convert_group(group, path, inputs), source
         return path, convert_any(source, filename=path, inputs=inputs), source
     except ValueError as err:  # syntax, encoding, a malformed notebook
         text = str(err)
@@ -98,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
         print("hk2nnx convert: error: several files need -o OUTDIR or --in-place (or --diff / "
               "--check)", file=sys.stderr)
         return EXIT_ERROR
-    jobs = [(str(path), inputs) for path, _ in files]
+    groups = link([path for path, _ in files])
+    jobs = [(str(path), inputs, groups.get(str(path), ())) for path, _ in files]
     if args.jobs > 1 and len(jobs) > 1:
         # JAX is multithreaded: forking it can deadlock, so workers start fresh (spawn).
         with ProcessPoolExecutor(max_workers=args.jobs,

@@ -30,7 +30,9 @@ from hk2nnx.program.model import TensorSpec
 
 INFO = base.info("HK011", "traced-size", Safety.REVIEW, "Basic Module definition", __name__)
 CODE = INFO.code
-_SAFE_CALLS = ("haiku.", "jax.numpy.", "numpy.", "jax.random.key", "jax.random.PRNGKey")
+_SAFE_CALLS = ("haiku.", "jax.numpy.", "numpy.", "jax.random.key", "jax.random.PRNGKey",
+               "builtins.float", "builtins.int", "builtins.bool", "builtins.str",
+               "os.environ.get", "os.getenv")  # settings read from the environment
 
 
 def sizes_if_needed(analysis) -> dict[int, list[tuple[str, ...]]]:
