@@ -6,6 +6,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from hk2nnx.convert.findings import Refusal
+from hk2nnx.convert.outer_calls import drop_unused_keys, take_model
 from hk2nnx.convert.rules.args import bind
 from hk2nnx.convert.training import CODE, SECTION, TrainStep
 
@@ -35,7 +36,10 @@ def rewrite_calls(step: TrainStep, analysis, removed: set[str]) -> None:
             continue
         if m.matches(given.value, m.Name()):
             analysis.consumed_tree_args.append(given.value)
-        ctx.replace(given.value, step.t.var)
+        if not (m.matches(given.value, m.Name())
+                and take_model(call, given.value, step.t.var, analysis)):
+            ctx.replace(given.value, step.t.var)
+        drop_unused_keys(call, [call.args[i] for i in sorted(drop)], analysis)
         if drop:
             ctx.edit(call, lambda u, d=drop: u.with_changes(
                 args=_without(u.args, d)))
