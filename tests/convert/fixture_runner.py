@@ -9,6 +9,8 @@ NNX result). Its first line is `# check: {...}`, a dict literal saying how to ve
   apply   multi_transform: (index into model.apply, NNX method name)
   train   the mode when no training flag is given (default False)
   also    more variants: dicts overriding the keys above (e.g. the train-mode run)
+Fixtures convert in idiomatic mode, except those under `fixtures/faithful/` (faithful mode:
+the converted code imports `_haiku_compat`, which the runner writes beside it).
 To regenerate an expected file after reviewing the diff:
   python -m tests.convert.fixture_runner tests/convert/fixtures/<section>/<case>.py
 """
@@ -16,8 +18,10 @@ To regenerate an expected file after reviewing the diff:
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -30,6 +34,10 @@ class Fixture:
     @property
     def id(self) -> str:
         return f"{self.path.parent.name}/{self.path.stem}"
+
+    @property
+    def mode(self) -> str:
+        return "faithful" if self.path.parent.name == "faithful" else "idiomatic"
 
     @property
     def expected_path(self) -> Path:
@@ -62,11 +70,26 @@ def run_module(code: str, name: str) -> dict:
     return namespace
 
 
+@contextlib.contextmanager
+def compat_importable(names: frozenset[str], folder: Path) -> Iterator[None]:
+    """`import _haiku_compat` finds a module defining `names` (written into `folder`)."""
+    from hk2nnx.compat import compat_source
+
+    (folder / "_haiku_compat.py").write_text(compat_source(names), encoding="utf-8")
+    sys.modules.pop("_haiku_compat", None)
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop("_haiku_compat", None)
+
+
 def regenerate(path: Path) -> None:
     from hk2nnx.convert import convert_source
 
     fixture = Fixture(path)
-    fixture.expected_path.write_text(convert_source(fixture.source).code, encoding="utf-8")
+    fixture.expected_path.write_text(convert_source(fixture.source, mode=fixture.mode).code, encoding="utf-8")
     print(f"wrote {fixture.expected_path}; review it with git diff")
 
 

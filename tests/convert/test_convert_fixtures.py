@@ -5,10 +5,11 @@ from __future__ import annotations
 import ast
 
 import pytest
-from fixture_runner import all_fixtures, run_module
+from fixture_runner import all_fixtures, compat_importable, run_module
 
 import hk2nnx
 from hk2nnx.convert import convert_source
+from hk2nnx.mappings.layers import targets
 
 FIXTURES = all_fixtures()
 IDS = [f.id for f in FIXTURES]
@@ -17,7 +18,7 @@ IDS = [f.id for f in FIXTURES]
 @pytest.fixture(scope="module", params=FIXTURES, ids=IDS)
 def case(request):
     fixture = request.param
-    return fixture, convert_source(fixture.source, filename=str(fixture.path))
+    return fixture, convert_source(fixture.source, filename=str(fixture.path), mode=fixture.mode)
 
 
 def test_output_is_the_reviewed_expected_file(case):
@@ -37,13 +38,18 @@ def test_no_haiku_import_left(case):
 
 
 def test_converting_again_changes_nothing(case):
-    _, result = case
-    again = convert_source(result.code)
+    fixture, result = case
+    again = convert_source(result.code, mode=fixture.mode)
     assert again.code == result.code and not again.changed
 
 
-def test_converted_runs_and_verifies_against_haiku(case):
+def test_converted_runs_and_verifies_against_haiku(case, tmp_path):
     fixture, result = case
+    with compat_importable(result.compat, tmp_path), targets(fixture.mode):
+        _run_and_verify(fixture, result)
+
+
+def _run_and_verify(fixture, result):
     original = run_module(fixture.source, f"original_{fixture.path.stem}")
     converted = run_module(result.code, f"converted_{fixture.path.stem}")
     check = fixture.check
