@@ -11,6 +11,8 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from hk2nnx.compat import compat_source
+from hk2nnx.convert import modes
 from hk2nnx.convert.api import ConvertResult
 from hk2nnx.convert.notebook import SUFFIXES, convert_any
 from hk2nnx.convert.progress import track
@@ -38,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="convert N files at a time")
     parser.add_argument("--report", metavar="FILE",
                         help="write a migration report; .md or .html picks the format")
+    parser.add_argument("--mode", choices=modes.MODES, default=modes.FAITHFUL,
+                        help="faithful: Haiku's numerics (initializers, compat classes in a "
+                             "_haiku_compat.py written beside the output); idiomatic: NNX "
+                             "built-ins and defaults, each difference reported")
+    parser.add_argument("--compat-out", metavar="DIR",
+                        help=f"write {modes.MODULE_NAME}.py into DIR (for output on stdout)")
 
 
 def parse_inputs(texts: list[str]) -> dict[str, list[TensorSpec]]:
@@ -71,15 +79,13 @@ def collect(paths: list[str]) -> list[tuple[Path, Path]]:
     return out
 
 
-def _convert_one(job: tuple[str, dict, tuple[str, ...]]
+def _convert_one(job: tuple[str, dict, tuple[str, ...], str]
                  ) -> tuple[str, ConvertResult | None, str]:
     """One file's result, or its one-line error: a failing file never stops the others."""
-    path, inputs, group = job
+    path, inputs, group, mode = job
     try:
-        source = read_source(path)
-        if group:  # its Haiku modules are defined or used in sibling files
-            return path, convert_group(group, path, inputs), source
-        return path, convert_any(source, filename=path, inputs=inputs), source
+        with modes.using(mode):
+            return _convert_in_mode(path, inputs, group)
     except ValueError as err:  # syntax, encoding, a malformed notebook
         text = str(err)
         return path, None, text if text.startswith(path) else f"{path}: {text}"
@@ -88,6 +94,14 @@ def _convert_one(job: tuple[str, dict, tuple[str, ...]]
     except Exception as err:  # noqa: BLE001  (a converter bug: report it, convert the rest)
         return path, None, (f"{path}: internal error, file left unchanged "
                             f"({type(err).__name__}: {err}); please report it with this file")
+
+
+def _convert_in_mode(path: str, inputs: dict, group: tuple[str, ...]
+                     ) -> tuple[str, ConvertResult | None, str]:
+    source = read_source(path)
+    if group:  # its Haiku modules are defined or used in sibling files
+        return path, convert_group(group, path, inputs), source
+    return path, convert_any(source, filename=path, inputs=inputs), source
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
               "--check)", file=sys.stderr)
         return EXIT_ERROR
     groups = link([path for path, _ in files])
-    jobs = [(str(path), inputs, groups.get(str(path), ())) for path, _ in files]
+    jobs = [(str(path), inputs, groups.get(str(path), ()), args.mode) for path, _ in files]
     if args.jobs > 1 and len(jobs) > 1:
         # JAX is multithreaded: forking it can deadlock, so workers start fresh (spawn).
         with ProcessPoolExecutor(max_workers=args.jobs,
@@ -119,7 +133,26 @@ def run(args: argparse.Namespace) -> int:
             continue
         status = max(status, _report(result, source, path, relative, args, to_stdout))
     write_run_report(results, args.report)
+    _write_compat(files, results, args, to_stdout)
     return status
+
+
+def _write_compat(files: list[tuple[Path, Path]], results: list, args: argparse.Namespace,
+                  to_stdout: bool) -> None:
+    """`_haiku_compat.py` beside the converted files that import it (faithful mode)."""
+    needed: dict[Path, set[str]] = {}
+    for (path, relative), (_, result, _) in zip(files, results):
+        names = modes.compat_names(result.code) if result is not None else set()
+        if not names or args.diff or args.check:
+            continue
+        folder = (Path(args.compat_out) if args.compat_out else path.parent if args.in_place
+                  else Path(args.output) / relative.parent if args.output else None)
+        if folder is None:
+            print(f"{path}: note: {modes.compat_notice(names)}", file=sys.stderr)
+            continue
+        needed.setdefault(folder, set()).update(names)
+    for folder, names in needed.items():
+        write_atomic(folder / f"{modes.MODULE_NAME}.py", compat_source(names).encode("utf-8"))
 
 
 def _report(result: ConvertResult, source: str, path: Path, relative: Path,
