@@ -42,13 +42,14 @@ class ConvertResult:
 
 def convert_source(source: str, *, filename: str = "<string>",
                    inputs: dict[str, list[TensorSpec]] | None = None,
-                   mode: str = modes.FAITHFUL) -> ConvertResult:
+                   mode: str | None = None) -> ConvertResult:
     """Rewrites Haiku source as Flax NNX source; untouched code survives byte for byte.
 
     `inputs` gives sample input specs for a transformed function or variable by name
     (`{"forward": [TensorSpec.parse("f32[1,784]")]}`) when the file's own `init` calls do not.
-    `mode` is "faithful" (Haiku's numerics, compat classes from `_haiku_compat`; `compat`
-    lists the names that file must define) or "idiomatic" (NNX built-ins, differences reported).
+    `mode` is "faithful" (the default: Haiku's numerics, compat classes from `_haiku_compat`;
+    `compat` lists the names that file must define) or "idiomatic" (NNX built-ins, differences
+    reported); None keeps the mode of an enclosing `hk2nnx.convert.modes.using`.
     Raises ConvertSyntaxError for a file that does not parse.
     """
     with modes.using(mode) as run:

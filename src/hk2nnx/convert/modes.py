@@ -8,11 +8,11 @@ import dataclasses
 import re
 from collections.abc import Iterable, Iterator
 
-from hk2nnx.compat import MODULE_NAME
+from hk2nnx.compat import MODULE_NAME, available
 from hk2nnx.mappings.layers import FAITHFUL, IDIOMATIC, MODES
 
-__all__ = ["ALIAS", "FAITHFUL", "IDIOMATIC", "MODES", "MODULE_NAME", "Run", "current",
-           "is_faithful", "qualify", "using"]
+__all__ = ["ALIAS", "FAITHFUL", "IDIOMATIC", "MODES", "MODULE_NAME", "Run", "compat_names",
+           "compat_notice", "current", "is_faithful", "qualify", "using"]
 
 ALIAS = "hkc"  # converted code writes `import _haiku_compat as hkc` and `hkc.BatchNorm(...)`
 
@@ -30,8 +30,13 @@ _RUN: contextvars.ContextVar[Run | None] = contextvars.ContextVar("hk2nnx_conver
 
 
 @contextlib.contextmanager
-def using(mode: str) -> Iterator[Run]:
-    """Rules deep in the engine read the mode here, so no rule signature has to carry it."""
+def using(mode: str | None = None) -> Iterator[Run]:
+    """Rules deep in the engine read the mode here, so no rule signature has to carry it.
+
+    None keeps the enclosing run's mode: the command line sets it once around code (notebooks,
+    folders converted as one program) that calls `convert_source` without passing a mode.
+    """
+    mode = mode or current().mode
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
     run = Run(mode)
@@ -57,3 +62,14 @@ def qualify(text: str, names: Iterable[str]) -> str:
         current().compat.add(name)
         text = re.sub(rf"(?<![\w.]){re.escape(name)}\(", f"{ALIAS}.{name}(", text)
     return text
+
+
+def compat_names(code: str) -> set[str]:
+    """The `_haiku_compat` names converted code uses (`hkc.BatchNorm` -> BatchNorm)."""
+    return {n for n in re.findall(rf"(?<![\w.]){ALIAS}\.(\w+)", code) if n in available()}
+
+
+def compat_notice(names: Iterable[str]) -> str:
+    """Why and how to get `_haiku_compat.py` when the command line cannot write it itself."""
+    return (f"the converted code imports {MODULE_NAME} ({', '.join(sorted(names))}): write it "
+            f"beside the file with --compat-out DIR, or convert with -o OUTDIR / --in-place")
