@@ -37,9 +37,9 @@ NAMES = ("mnist_dropout", "resnet_bn", "tiny_lm")
 UNCONVERTED = {
     "tiny_lm": "hk.MultiHeadAttention and hk.experimental.layer_stack over a lambda have no rule "
                "(HK000)",
-    "resnet_bn": "ResBlock uses are not rewritten to eager construction (HK004); the head's "
-                 "input size after jnp.mean is not followed (HK010); train(params, state, ...) "
-                 "keeps `params`/`state` (HK022)",
+    "resnet_bn": "the transform_with_state step still threads `state` (loss_fn returns an "
+                 "undefined `new_state`; update/train keep a `state` argument, HK022), and the "
+                 "BatchNorm leaves (offset, mean_ema) find no NNX leaf when porting",
 }
 
 

@@ -13,13 +13,12 @@ import libcst.matchers as m
 
 from hk2nnx.convert.api import ConvertResult, convert_source
 from hk2nnx.convert.findings import Finding
-from hk2nnx.convert.imports import schedule_imports
+from hk2nnx.convert.imports import PROVIDERS, schedule_imports
 from hk2nnx.convert.safety import read_source
 from hk2nnx.program.model import TensorSpec
 
 _MARK = "__hk2nnx_file__ = {}\n"
 _MARK_RE = re.compile(r"^__hk2nnx_file__ = (\d+)\n", re.MULTILINE)
-_GENERATED_NAMES = ("nnx", "jnp", "jax")
 
 
 def link(paths: list[Path]) -> dict[str, tuple[str, ...]]:
@@ -143,7 +142,7 @@ def _split(code: str, count: int, filename: str) -> list[str]:
 def _tidy_imports(piece: str) -> str:
     """Each file imports what its own code uses: nnx where it appears, no unused haiku."""
     tree = cst.parse_module(piece)
-    used = {n for n in _GENERATED_NAMES if m.findall(tree, m.Name(n))}
+    used = {n for n in PROVIDERS if m.findall(tree, m.Name(n))}
     return schedule_imports(tree, used).code
 
 
