@@ -58,7 +58,7 @@ def test_folder_needs_a_destination(tree, capsys):
 
 def test_output_folder_mirrors_the_tree(tree, tmp_path):
     out = tmp_path / "out"
-    assert main(["convert", str(tree), "-o", str(out)]) == 1
+    assert main(["convert", str(tree), "-o", str(out), "--mode", "idiomatic"]) == 1
     assert "nnx.Linear(in_features, 3, rngs=rngs)" in (out / "pkg" / "net.py").read_text()
     assert (out / "plain.py").read_text() == "x = 1\n"
     assert (tree / "pkg" / "net.py").read_text() == STATIC

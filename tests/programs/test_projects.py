@@ -68,8 +68,9 @@ def _run(code: str, cwd: Path, *args: str) -> list[float]:
 def test_one_command_converts_the_project(converted):
     name, out, done = converted
     assert done.returncode in (0, 1), done.stderr
-    assert sorted(p.name for p in out.iterdir() if p.suffix == ".py") == [
-        "data.py", "models.py", "train.py"]
+    converted = sorted(p.name for p in out.iterdir() if p.suffix == ".py")
+    assert [n for n in converted if n != "_haiku_compat.py"] == ["data.py", "models.py", "train.py"]
+    assert ("_haiku_compat.py" in converted) == ("hkc." in (out / "models.py").read_text())
     assert (out / "data.py").read_bytes() == (PROJECTS / name / "data.py").read_bytes()
 
 
