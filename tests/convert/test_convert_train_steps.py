@@ -25,7 +25,8 @@ def _array(spec: hk2nnx.TensorSpec, key):
 def test_one_step_moves_the_weights_the_same_way(fixture):
     check, step = fixture.check, fixture.check["step"]
     original = run_module(fixture.source, f"original_{fixture.path.stem}")
-    converted = run_module(convert_source(fixture.source).code, f"converted_{fixture.path.stem}")
+    converted = run_module(convert_source(fixture.source, mode=fixture.mode).code,
+                           f"converted_{fixture.path.stem}")
     var = check.get("var", "model")
     specs = [hk2nnx.TensorSpec.parse(s) for s in check["inputs"]]
     init_kwargs = {k: True for k in check.get("haiku", {})}  # Haiku initialises in training
