@@ -88,3 +88,32 @@ y = decode(params, None, x)
                           "applies a method the module class does not define")
 def test_multi_transform_of_a_missing_method_is_a_finding_not_a_crash():
     check_converts_safely(MISSING_METHOD)
+
+
+# Found by the 2000-example run (guide_autoencoder.py with `def __call__` deleted), then reduced.
+MISSING_CALL = """import haiku as hk
+import jax
+import jax.numpy as jnp
+
+
+class AutoEncoder(hk.Module):
+    def encode(self, x):
+        return hk.Linear(4)(x)
+
+
+def forward():
+    module = AutoEncoder()
+    init = lambda x: module(x)
+    return init, (module.encode,)
+
+
+model = hk.multi_transform(forward)
+params = model.init(jax.random.key(0), x=jnp.ones((1, 12)))
+"""
+
+
+@pytest.mark.xfail(strict=True, raises=KeyError,
+                   reason="bug: rules/transform.py _input_names KeyError '__call__' when an "
+                          "hk.multi_transform init calls a module class without __call__")
+def test_multi_transform_init_calling_a_module_without_call_is_a_finding_not_a_crash():
+    check_converts_safely(MISSING_CALL)
