@@ -241,6 +241,24 @@ def for_classes(qualified_names: tuple[str, ...], mode: str | None = None) -> La
     return resolve(found, mode) if found is not None else None
 
 
+def held_mode(held_class: str) -> str:
+    """Flax's own classes are idiomatic targets; any other class (compat modules emitted into
+    `_haiku_compat.py`, or hk2nnx's templates) is taken as a faithful one."""
+    return IDIOMATIC if held_class.startswith("flax.") else FAITHFUL
+
+
+def matching(mapping: LayerMapping, held_class: str | None) -> LayerMapping:
+    """The entry's target that a model holding `held_class` (module.Name) at the layer's path
+    was built with: converted code in faithful mode holds compat classes (named like Flax's)."""
+    if held_class is None:
+        return resolve(mapping)
+    name = held_class.rpartition(".")[2]
+    if held_mode(held_class) == FAITHFUL and mapping.faithful is not None \
+            and name == mapping.faithful.nnx_class_name:
+        return mapping.faithful
+    return mapping if name == mapping.nnx_class_name else resolve(mapping)
+
+
 def for_nnx_class(nnx_name: str, haiku_refs: set[str],
                   mode: str | None = None) -> LayerMapping | None:
     """Reverse lookup when only the NNX side is known: the entry whose leaves cover the refs."""

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from hk2nnx.mappings.layers import for_nnx_class
+from hk2nnx.mappings.layers import for_nnx_class, held_mode
 from hk2nnx.port import plan as plan_mod
 from hk2nnx.port.plan import HaikuKey, Ledger, Move, PortError
 from hk2nnx.program import naming
@@ -34,6 +34,12 @@ def nnx_variables(model: nnx.Module) -> dict[str, nnx.Variable]:
     return out
 
 
+def held_classes(model: nnx.Module) -> dict[str, str]:
+    """`module.Class` of every submodule by dotted path ("" for the model itself)."""
+    return {".".join(map(str, p)): f"{type(n).__module__}.{type(n).__name__}"
+            for p, n in nnx.iter_graph(model) if isinstance(n, nnx.Module)}
+
+
 def _leaves(params: Mapping, state: Mapping | None) -> list[tuple[HaikuKey, str, np.ndarray]]:
     out = []
     for collection, tree in (("params", params), ("state", state or {})):
@@ -48,17 +54,16 @@ def _moves_from_model(params, state, model) -> list[Move]:
     leaves = _leaves(params, state)
     modules = sorted({k[0] for k, _, _ in leaves})
     names = naming.module_paths(modules)
-    objects = {".".join(map(str, p)): n for p, n in nnx.iter_graph(model)
-               if isinstance(n, nnx.Module)}
+    held = held_classes(model)
     bridge = getattr(model, "_hk2nnx_haiku_layout", False)
 
     def layer_of(path: str):
-        obj = objects.get(names.get(path, naming.module_paths([path]).get(path, "")))
-        if bridge or obj is None:
+        cls = held.get(names.get(path, naming.module_paths([path]).get(path, "")))
+        if bridge or cls is None:
             return None
         refs = {plan_mod._ref(path, k) for k, _, _ in leaves
                 if k[0] == path or k[0].startswith(path + "/")}
-        return for_nnx_class(type(obj).__name__, refs)
+        return for_nnx_class(cls.rpartition(".")[2], refs, held_mode(cls))
 
     stacked = [(k, c, naming.parse(k[0]).stacked) for k, c, _ in leaves]
     return plan_mod.moves_for(stacked, modules, layer_of, lambda p: {})
@@ -85,7 +90,7 @@ def port_to_nnx(
     from the NNX classes found at each path of the naming scheme.
     """
     if program is not None and not getattr(model, "_hk2nnx_haiku_layout", False):
-        moves = plan_mod.program_moves(program)
+        moves = plan_mod.program_moves(program, held_classes(model))
     else:
         moves = _moves_from_model(params, state, model)
     tree = _merged(params, state)
@@ -161,7 +166,7 @@ def port_to_haiku(
     if getattr(model, "_hk2nnx_haiku_layout", False):
         moves = _moves_from_model(_skeleton(program, "params"), _skeleton(program, "state"), model)
     else:
-        moves = plan_mod.program_moves(program)
+        moves = plan_mod.program_moves(program, held_classes(model))
     return from_nnx_arrays(values, program, residual, moves=moves)
 
 

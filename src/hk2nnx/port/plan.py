@@ -112,9 +112,11 @@ def _ref(layer_path: str, key: HaikuKey) -> str:
     return f"{rest}/{name}" if rest else name
 
 
-def program_moves(program: Program) -> list[Move]:
+def program_moves(program: Program, held: Mapping[str, str] | None = None) -> list[Move]:
+    """Moves for every leaf of `program`; `held` (NNX path -> class name of a real model) picks
+    each layer's faithful or idiomatic target."""
     leaves = [(v.haiku_key, v.collection, v.stacked) for v in program.variables]
-    return moves_for(leaves, [m.path for m in program.modules], layer_lookup(program),
+    return moves_for(leaves, [m.path for m in program.modules], layer_lookup(program, held),
                      lambda p: literal_attrs(program, p), program.stack_scopes)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Collection, Iterable, Mapping
 
-from hk2nnx.mappings.layers import LayerMapping, LeafRule, for_classes
+from hk2nnx.mappings.layers import IDIOMATIC, LayerMapping, LeafRule, for_classes, matching
 from hk2nnx.program import naming
 from hk2nnx.program.model import ModuleRecord, Program, TensorSpec, VariableRecord
 
@@ -79,13 +79,24 @@ def nnx_leaf_paths(
     return paths, owners
 
 
-def layer_lookup(program: Program) -> Callable[[str], LayerMapping | None]:
-    """The table entry for a Haiku module path of `program` (by class, subclasses included)."""
+def layer_lookup(
+    program: Program, held: Mapping[str, str] | None = None,
+) -> Callable[[str], LayerMapping | None]:
+    """The table entry for a Haiku module path of `program` (by class, subclasses included).
+
+    `held` maps NNX paths to the class names a real model holds there; with it, each layer takes
+    the target (faithful compat or idiomatic) that the model was built with.
+    """
     records = {m.path: m for m in program.modules}
 
     def layer_of(path: str) -> LayerMapping | None:
         record = records.get(path)
-        return for_classes(record.bases) if record else None
+        if record is None:
+            return None
+        if held is None:
+            return for_classes(record.bases)
+        base = for_classes(record.bases, IDIOMATIC)
+        return matching(base, held.get(record.nnx_path)) if base is not None else None
 
     return layer_of
 
