@@ -73,8 +73,6 @@ def test_inspect_verbose_adds_the_traceback(files, capsys):
 
 
 @pytest.mark.parametrize("name", ["not_a_module", "factory"])
-@pytest.mark.xfail(strict=True, reason="verify's 'not an nnx.Module' error does not name the "
-                                       "target file (raised in verify/_api.py without it)")
 def test_verify_target_that_is_not_an_nnx_module_names_it(files, capsys, name):
     code = main(["verify", f"{files / 'model.py'}:conv", f"{files / 'target.py'}:{name}",
                  "--input", "f32[1,8,8,3]"])

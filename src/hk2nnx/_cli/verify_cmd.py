@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from hk2nnx._cli.common import add_model_inputs, model_inputs
+from hk2nnx._cli.common import add_model_inputs, instantiate_nnx, model_inputs
 from hk2nnx._targets import UsageError, load_object
 
 
@@ -28,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
     specs, kwargs = model_inputs(args)
     if not specs:
         raise UsageError("give the model's inputs with --input SPEC (e.g. f32[1,784])")
-    report = verify(load_object(args.original), load_object(args.converted), *specs,
+    converted = instantiate_nnx(load_object(args.converted), args.converted)
+    report = verify(load_object(args.original), converted, *specs,
                     method=_method(args.method), train=args.train, seed=args.seed, **kwargs)
     print(report.to_json() if args.json else report.table())
     return 0 if report.passed else 1
