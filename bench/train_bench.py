@@ -17,7 +17,7 @@ from bench.report import FAIL, PASS, PENDING, Row, at_most, info_ratio
 
 TRAIN_TARGET, INFER_TARGET, COMPILE_TARGET = 1.00, 1.00, 1.10
 COMPILE_MODELS = ("stack5", "stack50")
-QUICK_ALL_FORMS = ("mlp_tiny",)  # quick mode times every form on this model, the emitted one elsewhere
+QUICK_ALL_FORMS = ("mlp_tiny",)  # quick mode times every form here, only the emitted one elsewhere
 PENDING_WHY = "examples/resnet18/nnx_resnet18.py (make_model) not present yet"
 
 
