@@ -83,9 +83,6 @@ y = decode(params, None, x)
 """
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError,
-                   reason="bug: rules/apply.py _signature KeyError when an hk.multi_transform "
-                          "applies a method the module class does not define")
 def test_multi_transform_of_a_missing_method_is_a_finding_not_a_crash():
     check_converts_safely(MISSING_METHOD)
 
@@ -112,8 +109,5 @@ params = model.init(jax.random.key(0), x=jnp.ones((1, 12)))
 """
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError,
-                   reason="bug: rules/transform.py _input_names KeyError '__call__' when an "
-                          "hk.multi_transform init calls a module class without __call__")
 def test_multi_transform_init_calling_a_module_without_call_is_a_finding_not_a_crash():
     check_converts_safely(MISSING_CALL)

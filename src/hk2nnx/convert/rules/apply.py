@@ -124,6 +124,9 @@ def _signature(t: Transformed, method: str, analysis):
         child_flags = flags.mode_flags(plan, "__call__")
         mode_flags = {p: child_flags[q] for p, q in t.root.arguments.items() if q in child_flags}
         return names, dict(t.root.arguments), mode_flags
+    if method not in plan.methods:
+        raise Refusal(f"{t.var}.apply", f"{t.class_name} defines no method {method!r}", SECTION,
+                      INFO.code)
     names = positional_names(plan.methods[method], skip_self=not plan.is_function)
     return names, {n: n for n in names}, flags.mode_flags(plan, method)
 

@@ -87,7 +87,11 @@ def _model_code(t: Transformed, init, analysis) -> str:
 def _input_names(t: Transformed, analysis) -> list[str]:
     """Parameter names the init inputs bind to, in the function that receives them."""
     if t.multi:
-        return positional_names(analysis.plan(t.class_name).methods["__call__"])
+        methods = analysis.plan(t.class_name).methods
+        if "__call__" not in methods:
+            raise Refusal(f"{t.var}.init", f"{t.class_name} has no __call__ for init to run",
+                          SECTION, INFO.code)
+        return positional_names(methods["__call__"])
     return positional_names(t.fn, skip_self=False)
 
 
