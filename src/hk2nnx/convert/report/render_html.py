@@ -44,8 +44,12 @@ def _index(report: Report) -> str:
         f'<tr><td><a href="#{f.anchor}">{escape(f.path)}</a></td>'
         f"<td>{'changed' if f.changed else 'unchanged'}</td><td>{len(f.findings)}</td>"
         f"<td>{len(f.todos)}</td></tr>" for f in report.files)
-    return ('<table id="files"><thead><tr><th>file</th><th>status</th><th>findings</th>'
-            f"<th>TODOs</th></tr></thead><tbody>{rows}</tbody></table>")
+    return _table('id="files"', ("file", "status", "findings", "TODOs"), rows)
+
+
+def _table(attrs: str, headers: tuple[str, ...], rows: str) -> str:
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    return f"<table {attrs}><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
 def _file(file: FileReport) -> str:
@@ -67,8 +71,7 @@ def _findings(file: FileReport) -> str:
         f"<td>{escape(f.severity.value)}</td>"
         f'<td class="{escape(f.safety.value)}">{escape(f.safety.value)}</td>'
         f"<td>{escape(f.message)}</td></tr>" for f in file.findings)
-    return ('<table class="findings"><thead><tr><th>where</th><th>rule</th><th>severity</th>'
-            f"<th>safety</th><th>message</th></tr></thead><tbody>{rows}</tbody></table>")
+    return _table('class="findings"', ("where", "rule", "severity", "safety", "message"), rows)
 
 
 def _todos(file: FileReport) -> str:
