@@ -1,7 +1,8 @@
 """Hypothesis strategies for small, valid Haiku programs built only from constructs convert supports.
 
 A program is a chain of hk.Module subclasses (1-3 deep) whose bodies mix Linear, relu and
-LayerNorm layers, a child call, and a module attribute used twice; import style, names and
+LayerNorm layers, a child call (plain or under hk.experimental.layer_stack), and a module attribute
+used twice; import style, names and
 keyword-vs-positional arguments vary. Every program runs under Haiku as written.
 """
 
@@ -41,7 +42,11 @@ def layer_lines(draw, hk: str, style: str, child: str | None) -> list[str]:
             lines.append(f"x = {linear(hk, style, 'self.width', draw(st.booleans()))}(x)")
         else:
             lines.append("x = self.shared(self.shared(x))")
-    if child is not None:
+    if child is not None and draw(st.booleans()):
+        depth = draw(st.integers(1, 3))  # the child stacked: one definition, `depth` layers
+        lines += [f"@{hk}.experimental.layer_stack({depth})", "def stack(x):",
+                  f"    return {child}(self.width)(x)", "x = stack(x)"]
+    elif child is not None:
         lines.append(f"x = {child}(self.width)(x)")
     return lines
 
