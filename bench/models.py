@@ -184,7 +184,7 @@ def model_table(quick: bool) -> list[ModelSpec]:
         _mlp("mlp_dropout", 128, 784, 256, 10, 0.1),
         _mlp("mlp_tiny", 8, 16, 32, 4, None),
         _stack("stack5", 32, 256 if not quick else 32, 5, 10),
-        _stack("stack5_tiny", 8, 32, 5, 10),  # dispatch-dominated scan: shows per-step extras
+        _stack("stack5_tiny", 32, 32, 5, 10),  # small scan model: per-step extras show here
         _stack("stack50", 32, 256 if not quick else 32, 50, 10),
         _resnet("resnet18", 32),
     ]
