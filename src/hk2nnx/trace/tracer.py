@@ -275,7 +275,8 @@ def _trace_once(transformed, multi: bool, args: tuple, kwargs: dict) -> Program:
     return build_program(
         modules, recorder.variables.values(), calls=tuple(recorder.calls),
         rng_users=tuple(recorder.rng_users), transforms=tuple(recorder.transforms),
-        methods=methods, inputs=describe((args, kwargs)),
+        methods=methods,
+        inputs=describe(args) + tuple(f"{k}={', '.join(describe(v))}" for k, v in kwargs.items()),
     )
 
 
