@@ -84,3 +84,21 @@ def test_verify_target_that_is_not_an_nnx_module(files, capsys):
                  "--input", "f32[1,8,8,3]", "--verbose"])
     lines, err = error_lines(capsys)
     assert code == 2 and "Traceback" in err and "nnx.Module" in lines[-1]
+
+
+def test_convert_internal_error_is_one_line_and_verbose_adds_the_traceback(tmp_path, capsys,
+                                                                           monkeypatch):
+    from hk2nnx.convert import cli as convert_cli
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("rule exploded")
+
+    monkeypatch.setattr(convert_cli, "convert_any", broken)
+    source = tmp_path / "m.py"
+    source.write_text("import haiku as hk\n")
+    assert main(["convert", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert "internal error" in err and "Traceback" not in err
+    assert main(["convert", str(source), "--verbose"]) == 2
+    err = capsys.readouterr().err
+    assert "rule exploded" in err and "Traceback" in err

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import multiprocessing
 import os
 import sys
 import tempfile
-import multiprocessing
+import traceback
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -79,10 +80,10 @@ def collect(paths: list[str]) -> list[tuple[Path, Path]]:
     return out
 
 
-def _convert_one(job: tuple[str, dict, tuple[str, ...], str]
+def _convert_one(job: tuple[str, dict, tuple[str, ...], str, bool]
                  ) -> tuple[str, ConvertResult | None, str]:
     """One file's result, or its one-line error: a failing file never stops the others."""
-    path, inputs, group, mode = job
+    path, inputs, group, mode, verbose = job
     try:
         with modes.using(mode):
             return _convert_in_mode(path, inputs, group)
@@ -92,8 +93,10 @@ def _convert_one(job: tuple[str, dict, tuple[str, ...], str]
     except OSError as err:
         return path, None, f"{path}: cannot read: {err}"
     except Exception as err:  # noqa: BLE001  (a converter bug: report it, convert the rest)
+        trace = "\n" + traceback.format_exc().rstrip() if verbose else ""
         return path, None, (f"{path}: internal error, file left unchanged "
-                            f"({type(err).__name__}: {err}); please report it with this file")
+                            f"({type(err).__name__}: {err}); please report it with this file"
+                            + trace)
 
 
 def _convert_in_mode(path: str, inputs: dict, group: tuple[str, ...]
@@ -117,7 +120,9 @@ def run(args: argparse.Namespace) -> int:
               "--check)", file=sys.stderr)
         return EXIT_ERROR
     groups = link([path for path, _ in files])
-    jobs = [(str(path), inputs, groups.get(str(path), ()), args.mode) for path, _ in files]
+    verbose = bool(getattr(args, "verbose", False))
+    jobs = [(str(path), inputs, groups.get(str(path), ()), args.mode, verbose)
+            for path, _ in files]
     if args.jobs > 1 and len(jobs) > 1:
         # JAX is multithreaded: forking it can deadlock, so workers start fresh (spawn).
         with ProcessPoolExecutor(max_workers=args.jobs,
