@@ -111,3 +111,26 @@ params = model.init(jax.random.key(0), x=jnp.ones((1, 12)))
 
 def test_multi_transform_init_calling_a_module_without_call_is_a_finding_not_a_crash():
     check_converts_safely(MISSING_CALL)
+
+
+# Found by a 400-example run over mutated fixtures: a module class that builds itself.
+SELF_BUILDING = """import haiku as hk
+
+
+class Block(hk.Module):
+    def __init__(self, features: int, name=None):
+        super().__init__(name=name)
+        self.features = features
+
+    def __call__(self, x, training: bool):
+        @hk.experimental.layer_stack(2)
+        def stack_block(x):
+            return Block(self.features)(x, training)
+
+        x = hk.dropout(hk.next_rng_key(), 0.5 if training else 0, x)
+        return stack_block(x)
+"""
+
+
+def test_a_module_class_that_builds_itself_is_no_crash():
+    check_converts_safely(SELF_BUILDING)

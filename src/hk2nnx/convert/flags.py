@@ -27,14 +27,25 @@ def unwrap(expr: cst.BaseExpression, polarity: bool = TRAIN) -> tuple[cst.BaseEx
     return expr, polarity
 
 
+# (plan, method) pairs whose flags are being worked out, across classes that build each other.
+_IN_PROGRESS: set[tuple[int, str]] = set()
+
+
 def mode_flags(plan: ClassPlan, method_name: str, active: frozenset[str] = frozenset()
                ) -> dict[str, bool]:
     """The method's pure mode flags with their polarity (TRAIN when True means training)."""
     cached = plan.flags.get(method_name)
     if cached is not None:
         return cached
+    key = (id(plan), method_name)
+    if key in _IN_PROGRESS:  # a class that builds itself (recursive code): no flags known
+        return {}
     method = plan.methods[method_name]
-    consumed = _consumed(plan, method, active | {method_name})
+    _IN_PROGRESS.add(key)
+    try:
+        consumed = _consumed(plan, method, active | {method_name})
+    finally:
+        _IN_PROGRESS.discard(key)
     params = all_names(method, skip_self=not plan.is_function)
     uses: dict[str, list[cst.Name]] = {}
     for name in hoist.loads(method.body):
