@@ -16,7 +16,7 @@ WHY = [
      "tree mode (`graph=False`, `nnx.jit_partial`) and `jax.jit` over an `nnx.State` flatten "
      "Variable and State nodes; `jax.jit` over pure dicts flattens plain dicts, as Haiku does."),
     ("- `nnx.Optimizer` adds a step counter, one more scalar output per step. On XLA:CPU that "
-     "alone made the small scan model (stack5_tiny: width 32, batch 32) 1.45-1.65x slower in "
+     "alone made the small scan model (stack5_tiny: width 32, batch 32) 1.4-1.65x slower in "
      "repeated runs (not at batch 8; the mechanism is not pinned down), and adding such a "
      "counter to the Haiku step slowed it the same way. So the emitted step keeps the "
      "original's optax loop over the pure param dict; its compiled HLO equals Haiku's."),
