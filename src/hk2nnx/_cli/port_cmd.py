@@ -61,16 +61,10 @@ def check_against_model(flat: dict, target: str) -> None:
     from flax import nnx
 
     from hk2nnx.port.api import nnx_variables
+    from hk2nnx.port.formats.load import fit_faults
 
     factory = load_object(target)
     model = nnx.eval_shape(lambda: instantiate_nnx(factory, target))
-    have = {p: v.get_value() for p, v in nnx_variables(model).items()}
-    faults = [f"{p}: missing from checkpoint" for p in sorted(set(have) - set(flat))]
-    faults += [f"{p}: not in {target}" for p in sorted(set(flat) - set(have))]
-    for path in sorted(set(have) & set(flat)):
-        want, got = have[path], flat[path]
-        if tuple(want.shape) != tuple(np.shape(got)) or np.dtype(want.dtype) != got.dtype:
-            faults.append(f"{path}: checkpoint {got.dtype}{list(np.shape(got))}, model "
-                          f"{np.dtype(want.dtype)}{list(want.shape)}")
+    faults = fit_faults(nnx_variables(model), {p: np.asarray(v) for p, v in flat.items()})
     if faults:
         raise UsageError(f"--into {target}: {len(faults)} mismatches: " + "; ".join(faults))

@@ -122,7 +122,7 @@ def port_to_nnx(
             targets[target].set_value(jnp.asarray(y, dtype=w.dtype if cast else y.dtype))
             filled.add(target)
         ledger.moves.append(move.describe())
-        _keep_residual(move, tree, residual, ledger)
+        _keep_residual(move, tree, ys, residual, ledger)
     ledger.unfilled.extend(sorted(set(targets) - filled - failed))
     ledger.check()
     return PortResult(ledger, residual, moves)
@@ -142,13 +142,13 @@ def _check_shapes(move: Move, ys, want, ledger: Ledger, cast: bool) -> bool:
     return ok
 
 
-def _keep_residual(move: Move, tree, residual, ledger: Ledger) -> None:
+def _keep_residual(move: Move, tree, ys: list, residual, ledger: Ledger) -> None:
     """Many-to-fewer moves lose leaves; keep each source that the inverse would not rebuild."""
     if len(move.haiku) <= len(move.nnx):
         return
     originals = [np.asarray(tree[m][n]) for m, n in move.haiku]
     shapes = [x.shape[move.lead:] for x in originals]
-    rebuilt = move.op.inverse(plan_mod.forward_arrays(move, tree, None), move.lead, shapes)
+    rebuilt = move.op.inverse(ys, move.lead, shapes)
     lost = {key: x for key, x, r in zip(move.haiku, originals, rebuilt)
             if not np.array_equal(x, r)}
     residual.update(lost)
@@ -193,10 +193,10 @@ def to_nnx_arrays(
             ledger.unfilled.extend(f"{t} (checkpoint lacks {m}/{n})" for t in move.nnx
                                    for m, n in move.haiku if (m, n) not in present)
             continue
-        for target, y in zip(move.nnx, plan_mod.forward_arrays(move, tree, None)):
-            out[target] = y
+        ys = plan_mod.forward_arrays(move, tree, None)
+        out.update(zip(move.nnx, ys))
         ledger.moves.append(move.describe())
-        _keep_residual(move, tree, residual, ledger)
+        _keep_residual(move, tree, ys, residual, ledger)
     ledger.unconsumed.extend(f"{m}/{n}" for m, n in sorted(present - wanted))
     ledger.check()
     return out, residual, ledger

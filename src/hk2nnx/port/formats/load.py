@@ -14,7 +14,8 @@ from hk2nnx.port.formats.errors import CheckpointError
 from hk2nnx.port.formats.layout import faults_text
 
 
-def _faults(targets: dict[str, nnx.Variable], flat: dict[str, np.ndarray]) -> list[str]:
+def fit_faults(targets: dict[str, nnx.Variable], flat: dict[str, np.ndarray]) -> list[str]:
+    """Every way `flat` fails to fit the model's variables: missing, extra, shape, dtype."""
     faults = [f"{p}: missing from the checkpoint" for p in sorted(set(targets) - set(flat))]
     faults += [f"{p}: not in the model" for p in sorted(set(flat) - set(targets))]
     for path in sorted(set(targets) & set(flat)):
@@ -34,7 +35,7 @@ def load_into(model: nnx.Module, path: str | Path, *, fmt: str | None = None) ->
     """
     flat, _ = read_nnx_checkpoint(path, fmt=fmt)
     targets = nnx_variables(model)
-    faults = _faults(targets, flat)
+    faults = fit_faults(targets, flat)
     if faults:
         raise CheckpointError(f"{path}: does not fit the model: {len(faults)} mismatches: "
                               + faults_text(faults, limit=len(faults)))
