@@ -10,6 +10,7 @@ from hk2nnx.convert.rules import layer_stack as layer_stack
 from hk2nnx.convert.rules import layers as layers
 from hk2nnx.convert.rules import module_subclass as module_subclass
 from hk2nnx.convert.rules import params_read as params_read
+from hk2nnx.convert.rules import rng as rng
 from hk2nnx.convert.rules import scan as scan
 from hk2nnx.convert.rules import state as state
 from hk2nnx.convert.rules import submodule as submodule
