@@ -11,6 +11,7 @@ from flax import nnx
 
 from hk2nnx.mappings.layers import for_nnx_class, held_mode
 from hk2nnx.port import plan as plan_mod
+from hk2nnx.port.containers import model_moves
 from hk2nnx.port.plan import HaikuKey, Ledger, Move, PortError
 from hk2nnx.program import naming
 from hk2nnx.program.model import Program
@@ -90,7 +91,7 @@ def port_to_nnx(
     from the NNX classes found at each path of the naming scheme.
     """
     if program is not None and not getattr(model, "_hk2nnx_haiku_layout", False):
-        moves = plan_mod.program_moves(program, held_classes(model))
+        moves = model_moves(program, model)
     else:
         moves = _moves_from_model(params, state, model)
     tree = _merged(params, state)
@@ -166,7 +167,7 @@ def port_to_haiku(
     if getattr(model, "_hk2nnx_haiku_layout", False):
         moves = _moves_from_model(_skeleton(program, "params"), _skeleton(program, "state"), model)
     else:
-        moves = plan_mod.program_moves(program, held_classes(model))
+        moves = model_moves(program, model)
     return from_nnx_arrays(values, program, residual, moves=moves)
 
 

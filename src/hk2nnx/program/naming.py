@@ -134,3 +134,47 @@ def root_of(haiku_paths: Iterable[str], stack_scopes: Collection[str] = ()) -> s
 
 def join(*parts: str) -> str:
     return ".".join(p for p in parts if p)
+
+
+# -- containers (additive) ---------------------------------------------------------------------
+# NNX may hold Haiku siblings numbered `B, B_1, ..., B_{n-1}` (or `B_0, ...`) in one container:
+# an `nnx.List` or `nnx.Sequential` attribute named `Bs` (plural of the base), or the module
+# itself when it is such a container (hk.nets.MLP -> nnx.Sequential). Element i of the container,
+# counting modules only (a Sequential's functions are skipped), is the Haiku module `B_i`
+# (`B` for 0). The scheme paths above stay primary; these are only tried where a model lacks them.
+_NUMBER = re.compile(r"^(.*)_(0|[1-9]\d*)$")
+
+
+def container_slot(name: str) -> tuple[str, int]:
+    """`linear_2` -> (`linear`, 2); `linear` -> (`linear`, 0): a sibling's base and index."""
+    found = _NUMBER.match(name)
+    return (found.group(1), int(found.group(2))) if found else (name, 0)
+
+
+def container_name(base: str) -> str:
+    """The attribute holding siblings of Haiku base name `base`: `linear` -> `linears`."""
+    return sanitize(base) + "s"
+
+
+def resolve_in_containers(path: str, present: Collection[str],
+                          containers: dict[str, list[str]]) -> str:
+    """`path` (dotted, by the scheme) as a model holding containers has it; unchanged if absent.
+
+    `present` holds every path of the model (modules, variables and their prefixes);
+    `containers` maps the path of each nnx.List / nnx.Sequential to its modules' paths, in order.
+    """
+    if path in present:
+        return path
+    current = ""
+    for segment in path.split("."):
+        candidate = join(current, segment)
+        if candidate in present:
+            current = candidate
+            continue
+        base, index = container_slot(segment)
+        held = next((containers[c] for c in (join(current, container_name(base)), current)
+                     if c in containers and index < len(containers[c])), None)
+        if held is None:
+            return path
+        current = held[index]
+    return current
