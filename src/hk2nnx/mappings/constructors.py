@@ -16,6 +16,9 @@ INITIALIZER = "initializer"  # a Haiku initializer, via hk2nnx.compat.initialize
 
 IS_TRAINING = "is_training"  # a call argument that becomes the module's train/eval mode
 INPUT = "input"  # the call argument that is the layer's input
+OTHER = "other"  # a call argument passed through unchanged (attention's key, an RNN's state)
+
+COMPAT = "hkc."  # an `nnx` target spelled `hkc.X`: the class X of `_haiku_compat.py`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +57,11 @@ class ConstructorMapping:
     spatial_dims: int = 0
     section: str = "Basic Module definition"
     notes: str = ""
+    # (NNX argument, Haiku call argument): more input sizes NNX needs eagerly (attention's key
+    # and value), each the last-axis size of that call argument.
+    input_sizes: tuple[tuple[str, str], ...] = ()
+    rngs: bool = True  # the NNX constructor takes `rngs=` (stateless compat classes do not)
+    out_product: tuple[str, ...] = ()  # out_features absent: the product of these arguments
 
     @property
     def haiku_class_name(self) -> str:
@@ -61,6 +69,11 @@ class ConstructorMapping:
 
     def arg(self, haiku_name: str) -> Arg | None:
         return next((a for a in self.args if a.haiku == haiku_name), None)
+
+    @property
+    def compat_only(self) -> bool:
+        """No NNX built-in computes this layer: both modes build the `_haiku_compat` class."""
+        return self.nnx.startswith(COMPAT)
 
 
 _NAME = Arg("name", None)
@@ -166,4 +179,36 @@ CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
     ),
 )
 
+
+
+def _same(*names: str) -> tuple[Arg, ...]:
+    """A compat class's arguments: Haiku's names (initializers converted), `name` consumed."""
+    return tuple(Arg(n, None) if n == "name" else
+                 Arg(n, n, INITIALIZER, leaf=n.removesuffix("_init")) if n.endswith("_init") else
+                 Arg(n, n) for n in names)
+
+
+def _compat(cls: str, args: tuple[str, ...], *, call: tuple[str, ...] = ("inputs",),
+            in_features: str | None = None, out_features: str | None = None,
+            notes: str, **extra) -> ConstructorMapping:
+    """A Haiku layer that only a `_haiku_compat` class reproduces, in both modes."""
+    haiku = cls if "." in cls else f"haiku.{cls}"
+    calls = tuple(CallArg(a, i, INPUT if i == 0 else OTHER) for i, a in enumerate(call))
+    return ConstructorMapping(haiku, COMPAT + haiku.rsplit(".", 1)[-1], _same(*args),
+                              in_features=in_features, out_features=out_features, call=calls,
+                              notes=notes, **extra)
+
+
+COMPAT_CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
+    _compat("MultiHeadAttention", ("num_heads", "key_size", "w_init_scale", "w_init",
+                                   "with_bias", "b_init", "value_size", "model_size", "name"),
+            call=("query", "key", "value", "mask"), in_features="in_features",
+            out_features="model_size", out_product=("num_heads", "key_size"),
+            input_sizes=(("key_features", "key"), ("value_features", "value")),
+            notes="nnx.MultiHeadAttention has one qkv_features (Haiku allows value_size != "
+                  "key_size), keeps heads as a separate kernel axis and scales the query "
+                  "before the logits; the compat class keeps Haiku's (D, H*K) projections"),
+)
+
+CONSTRUCTORS = CONSTRUCTORS + COMPAT_CONSTRUCTORS
 BY_HAIKU: dict[str, ConstructorMapping] = {c.haiku: c for c in CONSTRUCTORS}

@@ -1,7 +1,8 @@
 """HK010 haiku-layer: a Haiku layer built inline becomes an NNX layer attribute built in __init__.
 
 What it converts: every layer in `hk2nnx.mappings.constructors.CONSTRUCTORS` (Linear, Conv1D/2D/3D,
-LayerNorm, RMSNorm, BatchNorm, Embed), through one generic engine that reads the table.
+LayerNorm, RMSNorm, BatchNorm, Embed, and the layers only a compat class computes, e.g.
+MultiHeadAttention), through one generic engine that reads the table.
 Haiku: `x = hk.Linear(self.features, with_bias=False)(x)` in a method.
 NNX: `self.linear = nnx.Linear(in_features, features, use_bias=False, rngs=rngs)` in
 `__init__` and `x = self.linear(x)` in the method. The input size comes from the data flow;
@@ -10,7 +11,9 @@ defaults that differ (LayerNorm's eps) are passed explicitly; the attribute is n
 Modes (`hk2nnx.convert.modes`): faithful passes Haiku's initializers (its defaults too, e.g.
 hk.Linear's TruncatedNormal(1/sqrt(fan_in))) and builds the layer table's compat class where
 its `faithful` target is one (`hkc.BatchNorm`, `hkc.Embed`); idiomatic keeps NNX built-ins and
-defaults and reports each measured difference (`hk2nnx.compat.differences`) as INFO.
+defaults and reports each measured difference (`hk2nnx.compat.differences`) as INFO. Layers
+whose table target is `hkc.X` (no NNX built-in computes them) build the compat class in both
+modes; idiomatic mode says so as INFO.
 Fix safety: safe (initializers without an NNX equivalent are dropped with a warning: fresh
 initialisation then differs, ported weights do not).
 Guide section: "Basic Module definition".
@@ -32,7 +35,14 @@ from hk2nnx.convert.rules.args import bind, has_star, literal_string, render
 from hk2nnx.convert.rules.initializers import layer_default, nnx_initializer
 from hk2nnx.convert.traced import traced_size
 from hk2nnx.mappings import layers as leaf_table
-from hk2nnx.mappings.constructors import BY_HAIKU, INITIALIZER, INPUT, NTUPLE, ConstructorMapping
+from hk2nnx.mappings.constructors import (
+    BY_HAIKU,
+    COMPAT,
+    INITIALIZER,
+    INPUT,
+    NTUPLE,
+    ConstructorMapping,
+)
 
 INFO = base.info("HK010", "haiku-layer", Safety.SAFE, "Basic Module definition", __name__)
 _VECTOR_LEAVES = frozenset({"b", "scale", "offset"})  # rank-1 leaves: Haiku's fans differ
@@ -70,8 +80,18 @@ class LayerRule(base.SiteRule):
         mapping = BY_HAIKU[site.data["qualname"]]
         if mapping.out_features is None:
             return inputs.get(_input_name(mapping))
-        given = self._bound(site).get(mapping.out_features)
-        return plan.hoist(given.value, site, site.data["construct"]) if given is not None else None
+        bound = self._bound(site)
+        given = bound.get(mapping.out_features)
+        if given is not None:
+            return plan.hoist(given.value, site, site.data["construct"])
+        factors = [bound.get(name) for name in mapping.out_product]
+        if not factors or None in factors:
+            return None
+        out = plan.hoist(factors[0].value, site, site.data["construct"])
+        for factor in factors[1:]:
+            out = cst.BinaryOperation(dims.wrapped(out), cst.Multiply(), dims.wrapped(
+                plan.hoist(factor.value, site, site.data["construct"])))
+        return out
 
     def build(self, site, plan) -> str:
         mapping = BY_HAIKU[site.data["qualname"]]
@@ -87,16 +107,39 @@ class LayerRule(base.SiteRule):
                               "the code; pass it to the constructor by hand or give --input",
                               mapping.section, INFO.code)
             values[mapping.in_features] = dims.code(size)
+        for nnx_arg, call_arg in mapping.input_sizes:
+            values[nnx_arg] = self._input_size(site, plan, mapping, call_arg)
         compat = compat_class(mapping)
         for arg in mapping.args:
             values.update(self._convert(arg, bound.get(arg.haiku), site, plan, mapping, compat))
+        if mapping.compat_only:  # Haiku's own arguments first, then the sizes NNX needs
+            sizes = [mapping.in_features, *(n for n, _ in mapping.input_sizes)]
+            values = {**{k: v for k, v in values.items() if k not in sizes},
+                      **{k: v for k, v in values.items() if k in sizes}}
+        rngs = [("rngs", "rngs")] if mapping.rngs else []
         if compat is not None:
             modes.current().compat.add(compat)
-            return f"{modes.ALIAS}.{compat}({render([], [*values.items(), ('rngs', 'rngs')])})"
+            if mapping.compat_only and not modes.is_faithful():
+                plan.ctx.report(self.info.code, site.ctor, f"no NNX built-in computes "
+                                f"{mapping.haiku}: the compat class is used ({mapping.notes})",
+                                Severity.INFO, Safety.SAFE)
+            return f"{modes.ALIAS}.{compat}({render([], [*values.items(), *rngs])})"
         if not modes.is_faithful():
             self._report_differences(site, plan, mapping, values)
         positional = [values.pop(p) for p in mapping.positional if p in values]
-        return f"{mapping.nnx}({render(positional, [*values.items(), ('rngs', 'rngs')])})"
+        return f"{mapping.nnx}({render(positional, [*values.items(), *rngs])})"
+
+    def _input_size(self, site, plan, mapping, call_arg: str) -> str:
+        """The last-axis size of another call argument (attention's key/value): flow or trace."""
+        size = (site.inputs or {}).get(call_arg)
+        if size is None:
+            position = next(c.position for c in mapping.call if c.haiku == call_arg)
+            traced = traced_size(plan.analysis, site, position)
+            size = cst.parse_expression(traced) if traced else None
+        if size is None:
+            raise Refusal(site.data["construct"], f"the size of its {call_arg} input cannot be "
+                          "followed through the code; give --input", mapping.section, INFO.code)
+        return dims.code(size)
 
     def _report_differences(self, site, plan, mapping, values: dict[str, str]) -> None:
         """What NNX's built-in does differently, measured; skipped where an argument fixes it."""
@@ -153,7 +196,10 @@ class LayerRule(base.SiteRule):
 
 
 def compat_class(mapping: ConstructorMapping) -> str | None:
-    """The compat class faithful mode builds for this layer (the leaf table's faithful target)."""
+    """The compat class faithful mode builds for this layer (the leaf table's faithful target);
+    layers no NNX built-in computes (`hkc.X` in the table) build it in both modes."""
+    if mapping.compat_only:
+        return mapping.nnx.removeprefix(COMPAT)
     if not modes.is_faithful() or mapping.haiku not in leaf_table.BY_HAIKU:
         return None
     target = leaf_table.resolve(leaf_table.BY_HAIKU[mapping.haiku], leaf_table.FAITHFUL)
