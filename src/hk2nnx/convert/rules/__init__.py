@@ -8,6 +8,7 @@ from hk2nnx.convert.rules import flatten as flatten
 from hk2nnx.convert.rules import get_parameter as get_parameter
 from hk2nnx.convert.rules import layer_stack as layer_stack
 from hk2nnx.convert.rules import layers as layers
+from hk2nnx.convert.rules import mlp as mlp
 from hk2nnx.convert.rules import module_subclass as module_subclass
 from hk2nnx.convert.rules import params_read as params_read
 from hk2nnx.convert.rules import rng as rng
