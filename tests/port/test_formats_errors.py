@@ -121,6 +121,11 @@ def _fail_after_partial_write(tmp, *args, **kwargs):
     raise KeyboardInterrupt
 
 
+def _interrupt_mid_payload(handle, *args, **kwargs):
+    handle.write(b"partial")
+    raise KeyboardInterrupt
+
+
 @pytest.mark.parametrize("case", ["npz", "safetensors", "pickle", "orbax"])
 def test_failed_write_leaves_nothing_at_out(tmp_path, monkeypatch, case):
     out = tmp_path / {"npz": "a.npz", "safetensors": "a.safetensors", "pickle": "a.pkl",
@@ -128,9 +133,9 @@ def test_failed_write_leaves_nothing_at_out(tmp_path, monkeypatch, case):
     write = formats.write_nnx_checkpoint if case in ("orbax",) else formats.write_haiku_checkpoint
     data = FLAT if case == "orbax" else PARAMS
     if case == "npz":
-        monkeypatch.setattr(npz_io, "_write_member", _fail_on_second(npz_io._write_member))
+        monkeypatch.setattr(npz_io, "write_payload", _fail_on_second(npz_io.write_payload))
     elif case == "safetensors":
-        monkeypatch.setattr(safetensors_io, "serialize_file", _fail_after_partial_write)
+        monkeypatch.setattr(safetensors_io, "write_payload", _interrupt_mid_payload)
     elif case == "pickle":
         monkeypatch.setattr(pickle, "dump", lambda obj, handle, **kw: _fail_after_partial_write(
             handle.name))
@@ -165,7 +170,7 @@ def test_writer_checks_the_trees_it_is_given(tmp_path):
 def test_failed_overwrite_keeps_the_old_file(tmp_path, monkeypatch):
     out = formats.write_haiku_checkpoint(tmp_path / "a.npz", PARAMS)
     before = out.read_bytes()
-    monkeypatch.setattr(npz_io, "_write_member", _fail_on_second(npz_io._write_member))
+    monkeypatch.setattr(npz_io, "write_payload", _fail_on_second(npz_io.write_payload))
     with pytest.raises(CheckpointError, match="No space left"):
         formats.write_haiku_checkpoint(out, PARAMS, overwrite=True)
     assert out.read_bytes() == before and os.listdir(tmp_path) == ["a.npz"]

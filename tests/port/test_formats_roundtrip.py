@@ -177,27 +177,10 @@ def test_flat_formats_stream_one_leaf_at_a_time(tmp_path, name, monkeypatch):
     original = np.lib.npyio.NpzFile.__getitem__
     monkeypatch.setattr(np.lib.npyio.NpzFile, "__getitem__",
                         lambda self, key: loads.append(key) or original(self, key))
-    real_open = formats.safetensors_io.safe_open
-
-    class _Counting:
-        def __init__(self, *args, **kwargs):
-            self.inner = real_open(*args, **kwargs)
-
-        def __enter__(self):
-            self.handle = self.inner.__enter__()
-            return self
-
-        def __exit__(self, *exc):
-            return self.inner.__exit__(*exc)
-
-        def get_tensor(self, key):
-            loads.append(key)
-            return self.handle.get_tensor(key)
-
-        def __getattr__(self, attr):
-            return getattr(self.handle, attr)
-
-    monkeypatch.setattr(formats.safetensors_io, "safe_open", _Counting)
+    read_exact = formats.safetensors_io._read_exact
+    monkeypatch.setattr(formats.safetensors_io, "_read_exact",
+                        lambda handle, offset, n, source: loads.append(offset)
+                        or read_exact(handle, offset, n, source))
     leaves = formats.iter_haiku_leaves(out)
     first = next(leaves)
     data_loads = [k for k in loads if k != npz_io.META_MEMBER]

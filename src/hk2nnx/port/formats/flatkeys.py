@@ -11,6 +11,7 @@ import numpy as np
 from hk2nnx.port.formats import layout
 from hk2nnx.port.formats.errors import CheckpointError
 from hk2nnx.port.formats.layout import Kind, Leaf, Side
+from hk2nnx.port.formats.lazy import Slot
 
 
 class FlatEncoder:
@@ -21,7 +22,7 @@ class FlatEncoder:
         self._seen: set[str] = set()
         self._state: list[str] = []
 
-    def key(self, leaf: Leaf) -> str:
+    def key(self, leaf: Leaf | Slot) -> str:
         key = self._key(leaf)
         if key in self._seen:
             raise CheckpointError(f"{self.source}: two leaves would both be stored as {key!r}")
@@ -30,7 +31,7 @@ class FlatEncoder:
             self._state.append(key)
         return key
 
-    def _key(self, leaf: Leaf) -> str:
+    def _key(self, leaf: Leaf | Slot) -> str:
         if leaf.kind == "nnx":
             parts = leaf.name.split(".")
             if "/" in leaf.name or not all(parts):
@@ -83,14 +84,18 @@ class FlatDecoder:
         return ""
 
     def leaf(self, key: str, array: np.ndarray) -> Leaf:
+        return Leaf(*self.place(key), array)
+
+    def place(self, key: str) -> tuple[Kind, str, str]:
+        """(kind, module, name) of a stored key."""
         if self.side == "nnx":
             if key.startswith(layout.RESIDUAL_PREFIX):
                 module, _, name = key[len(layout.RESIDUAL_PREFIX):].rpartition("/")
-                return Leaf("residual", module, name, array)
-            return Leaf("nnx", "", key, array)
+                return "residual", module, name
+            return "nnx", "", key
         kind: Kind = "state" if key in self.state_keys else "params"
         if self.prefixed:
             first, _, key = key.partition("/")
             kind = "state" if first == "state" else "params"
         module, _, name = key.rpartition("/")
-        return Leaf(kind, module, name, array)
+        return kind, module, name

@@ -15,7 +15,6 @@ and `source` (where the weights came from: `haiku` for NNX-side files, `nnx` for
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 

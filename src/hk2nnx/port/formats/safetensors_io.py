@@ -1,34 +1,51 @@
-"""The .safetensors format: read one tensor at a time through `safe_open`, written in one call.
+"""The .safetensors format, read and written one tensor at a time.
 
-safetensors has no checksum, so files we write carry a CRC-32 per tensor in the metadata key
-`hk2nnx_crc32` (JSON), checked on read: a flipped byte in our own files is an error, not silently
-different weights. Writing hands the library pointers to the caller's arrays (no copy).
+Reading: `safe_open` checks the header against the file (offsets, sizes); each tensor is then
+read from its byte range only when asked for, or copied through in chunks. Writing: the header
+(every name, dtype, shape and offset) comes first, from the slots, then each tensor's bytes as
+they arrive. safetensors has no checksum, so files we write carry a CRC-32 per tensor in the
+metadata key `hk2nnx_crc32` (JSON), checked on read: a flipped byte in our own files is an error,
+not silently different weights. The CRCs are known only at the end, so the header is first
+written with room for the widest values, then rewritten in place, padded with spaces (allowed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import IO
 
 import numpy as np
-from safetensors import TensorSpec, safe_open, serialize_file
+from safetensors import SafetensorError, TensorSpec, safe_open
 
-from hk2nnx.port.formats import layout
+from hk2nnx.port.formats import dtypes, sinks
 from hk2nnx.port.formats.errors import CheckpointError, reading
 from hk2nnx.port.formats.flatkeys import FlatDecoder, FlatEncoder
 from hk2nnx.port.formats.layout import Leaf, Side
+from hk2nnx.port.formats.lazy import LazyLeaf, Payload, Slot, file_chunks, write_payload
 
 META_CRC = "hk2nnx_crc32"
+_WIDEST_CRC = 0xFFFFFFFF
 
 
-def _contiguous(array: np.ndarray) -> np.ndarray:
-    return array if array.flags.c_contiguous else array.copy(order="C")
+def _code(dtype: np.dtype) -> str:
+    """safetensors' name for a dtype; the library refuses the ones the format lacks."""
+    return TensorSpec(dtype=dtype.name, shape=[0], data_ptr=0, data_len=0).dtype
 
 
-def _crc(array: np.ndarray) -> int:
-    return zlib.crc32(_contiguous(array).reshape(-1).view(np.uint8))
+def _dtypes_by_code() -> dict[str, np.dtype]:
+    out = {}
+    for name in sorted(dtypes.ALLOWED_NAMES):
+        dtype = dtypes.EXTENDED[name] if name in dtypes.EXTENDED else np.dtype(name)
+        with contextlib.suppress(SafetensorError):  # no safetensors code (complex128, int4, ...)
+            out[_code(dtype)] = dtype
+    return out
+
+
+_DTYPE_OF = _dtypes_by_code()
 
 
 def _crcs(meta: dict[str, str], source: str) -> dict[str, int]:
@@ -39,25 +56,112 @@ def _crcs(meta: dict[str, str], source: str) -> dict[str, int]:
     return crcs if isinstance(crcs, dict) else {}
 
 
-def read_leaves(path: Path, side: Side) -> Iterator[Leaf]:
+def _corrupt(source: str, key: str) -> CheckpointError:
+    return CheckpointError(f"{source}: tensor {key!r} fails its CRC-32 check; the file is "
+                           "corrupted")
+
+
+def _read_exact(handle: IO[bytes], offset: int, nbytes: int, source: str) -> bytearray:
+    buffer = bytearray(nbytes)
+    view, got = memoryview(buffer), 0
+    handle.seek(offset)
+    while got < nbytes:
+        n = handle.readinto(view[got:])
+        if not n:
+            raise CheckpointError(f"{source}: ends {nbytes - got} bytes early; the file is "
+                                  "truncated")
+        got += n
+    return buffer
+
+
+def _lazy(handle: IO[bytes], decoder: FlatDecoder, key: str, entry: dict, start: int,
+          crc: int | None, source: str) -> LazyLeaf:
+    dtype = _DTYPE_OF.get(entry["dtype"])
+    if dtype is None:
+        raise CheckpointError(f"{source}: {key} has dtype {entry['dtype']}; checkpoints hold "
+                              f"only {', '.join(sorted(dtypes.ALLOWED_NAMES))}")
+    shape = tuple(entry["shape"])
+    begin, end = (start + offset for offset in entry["data_offsets"])
+
+    def load() -> np.ndarray:
+        with reading(source, "safetensors"):
+            data = _read_exact(handle, begin, end - begin, source)
+        array = np.frombuffer(data, np.uint8).view(dtype).reshape(shape)
+        if crc is not None and zlib.crc32(data) != crc:
+            raise _corrupt(source, key)
+        return array
+
+    def raw() -> Iterator[memoryview]:
+        running = 0
+        with reading(source, "safetensors"):
+            for chunk in file_chunks(handle, begin, end - begin, source):
+                running = zlib.crc32(chunk, running) if crc is not None else 0
+                yield chunk
+        if crc is not None and running != crc:
+            raise _corrupt(source, key)
+
+    return LazyLeaf(*decoder.place(key), shape, dtype, load=load, raw=raw)
+
+
+@contextlib.contextmanager
+def open_leaves(path: Path, side: Side) -> Iterator[list[LazyLeaf]]:
+    """Every tensor's name, shape and dtype from the header; data is read when asked for."""
     source = str(path)
-    with reading(source, "safetensors"), safe_open(str(path), framework="np") as handle:
-        meta = handle.metadata() or {}
-        keys = list(handle.keys())
-        decoder = FlatDecoder.for_file(keys, meta, side, source)
-        crcs = _crcs(meta, source)
-        for key in keys:
-            array = layout.as_array(handle.get_tensor(key), source, key)
-            if key in crcs and _crc(array) != crcs[key]:
-                raise CheckpointError(f"{source}: tensor {key!r} fails its CRC-32 check; the "
-                                      "file is corrupted")
-            yield decoder.leaf(key, array)
+    with reading(source, "safetensors"):
+        with safe_open(str(path), framework="np") as handle:  # checks offsets against the file
+            meta = handle.metadata() or {}
+            keys = list(handle.keys())
+        with open(path, "rb") as handle:
+            size = int.from_bytes(handle.read(8), "little")
+            header = json.loads(handle.read(size))
+    decoder = FlatDecoder.for_file(keys, meta, side, source)
+    crcs = _crcs(meta, source)
+    with open(path, "rb", buffering=0) as handle:
+        yield [_lazy(handle, decoder, key, header[key], 8 + size, crcs.get(key), source)
+               for key in keys]
+
+
+def read_leaves(path: Path, side: Side) -> Iterator[Leaf]:
+    with open_leaves(path, side) as lazies:
+        yield from sinks.loaded(lazies)
+
+
+class SafetensorsSink(sinks.Sink):
+    """Header first (with room for the CRCs), then each tensor's bytes as they come."""
+
+    def __init__(self, tmp: Path, slots: list[Slot], side: Side, source: str) -> None:
+        super().__init__(tmp, slots, side, source)
+        encoder = FlatEncoder(side, source)
+        self.keys = [encoder.key(slot) for slot in slots]
+        self.entries, offset = {}, 0
+        for key, slot in zip(self.keys, slots):
+            self.entries[key] = {"dtype": _code(slot.dtype), "shape": list(slot.shape),
+                                 "data_offsets": [offset, offset + slot.nbytes]}
+            offset += slot.nbytes
+        self.meta = encoder.meta()
+        self.crcs: dict[str, int] = {}
+        placeholder = self._header(dict.fromkeys(self.keys, _WIDEST_CRC))
+        self.handle = open(tmp, "wb")  # noqa: SIM115  (closed by finish or abandon)
+        self.handle.write(len(placeholder).to_bytes(8, "little") + placeholder)
+        self.size = len(placeholder)
+
+    def _header(self, crcs: dict[str, int]) -> bytes:
+        meta = {**self.meta, META_CRC: json.dumps(crcs)}
+        blob = json.dumps({"__metadata__": meta, **self.entries}, separators=(",", ":")).encode()
+        return blob + b" " * (-len(blob) % 8)
+
+    def write(self, slot: Slot, payload: Payload) -> None:
+        key = self.keys[self.done]
+        self.crcs[key] = write_payload(self.handle, payload, slot, self.source, checksum=True)
+
+    def finish(self) -> None:
+        with self.handle:
+            self.handle.seek(8)
+            self.handle.write(self._header(self.crcs).ljust(self.size))
+
+    def abandon(self) -> None:
+        self.handle.close()
 
 
 def write_leaves(tmp: Path, leaves: Iterable[Leaf], side: Side, source: str) -> None:
-    encoder = FlatEncoder(side, source)
-    arrays = {encoder.key(leaf): _contiguous(leaf.array) for leaf in leaves}
-    specs = {key: TensorSpec(dtype=a.dtype.name, shape=list(a.shape), data_ptr=a.ctypes.data,
-                             data_len=a.nbytes) for key, a in arrays.items()}
-    crcs = {key: _crc(a) for key, a in arrays.items()}
-    serialize_file(specs, str(tmp), metadata={**encoder.meta(), META_CRC: json.dumps(crcs)})
+    sinks.write_all(SafetensorsSink, tmp, leaves, side, source)
