@@ -73,8 +73,8 @@ class SizesMixin:
         if stacked is not None:
             inputs = {stacked.rule.input_names(stacked, self, stacked.apply)[0]:
                       ev.size(call.args[0].value)} if call.args else {}
-            if stacked.inputs is None:
-                stacked.inputs = inputs
+            if stacked.inputs is None or not any(stacked.inputs.values()):
+                stacked.inputs = inputs  # a lambda's body was read before its input was known
             return True, stacked.rule.out_dim(stacked, self, inputs)
         child = self._child_method(call)
         if child is not None:
@@ -102,10 +102,9 @@ class SizesMixin:
 
     def _stack_call(self, call: cst.Call) -> Site | None:
         """`stack_block(x)`: a call of a layer_stack function runs its stacked module."""
-        if not m.matches(call.func, m.Name()):
-            return None
-        return next((s for s in self.sites if s.data.get("stack") and
-                     s.data["stack"]["def"].name.value == call.func.value), None)
+        from hk2nnx.convert.rules.layer_stack import called_stack
+
+        return called_stack(call, self.sites)
 
     def _child_method(self, call: cst.Call) -> tuple[Site, str] | None:
         """`cell.initial_state(...)` / `self.cell.initial_state(...)` on a module of the file."""

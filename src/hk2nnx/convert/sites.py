@@ -84,15 +84,10 @@ def find_sites(method: cst.FunctionDef, ctx: FileContext, section: str = SECTION
 
 
 def _stacks(method: cst.FunctionDef, ctx: FileContext) -> list[dict]:
-    """Nested functions under `@hk.experimental.layer_stack(n)`, checked and taken apart."""
+    """Layer stacks (`@hk.experimental.layer_stack(n)` defs and lambdas), checked and taken apart."""
     from hk2nnx.convert.rules import layer_stack
 
-    out = []
-    for fn in m.findall(method.body, m.FunctionDef()):
-        decorator = layer_stack.stacked_function(fn, ctx)
-        if decorator is not None:
-            out.append(layer_stack.stack_parts(fn, decorator, ctx))
-    return out
+    return layer_stack.find_stacks(method, ctx)
 
 
 def _calls(body: cst.CSTNode) -> list[cst.Call]:

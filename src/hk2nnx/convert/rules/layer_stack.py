@@ -25,6 +25,20 @@ from hk2nnx.convert.rules import base
 INFO = base.info("HK041", "layer-stack", Safety.SAFE, "Scan over layers", __name__)
 STACKS = ("haiku.experimental.layer_stack", "haiku.layer_stack")
 MARKER = "__layer_stack_no_per_layer"
+_SHORT = 72  # a generated scan longer than this goes on lines of its own
+
+
+def find_stacks(method: cst.FunctionDef, ctx) -> list[dict]:
+    """Every layer stack of a method: decorated nested defs and `layer_stack(n)(lambda ...)`."""
+    out = []
+    for fn in m.findall(method.body, m.FunctionDef()):
+        decorator = stacked_function(fn, ctx)
+        if decorator is not None:
+            out.append(stack_parts(fn, decorator, ctx))
+    for call in m.findall(method.body, m.Call(func=m.Call(), args=[m.Arg(m.Lambda())])):
+        if ctx.qualname(call.func.func) in STACKS:
+            out.append(_lambda_parts(call, ctx))
+    return out
 
 
 def stacked_function(fn: cst.FunctionDef, ctx) -> cst.Decorator | None:
@@ -38,19 +52,51 @@ def stacked_function(fn: cst.FunctionDef, ctx) -> cst.Decorator | None:
 
 def stack_parts(fn: cst.FunctionDef, decorator: cst.Decorator, ctx) -> dict:
     """Checks the shape `def f(x): return Module(...)(x, ...)` and returns its pieces."""
-    call = decorator.decorator
     body = fn.body.body
-    params = fn.params.params
-    if (len(call.args) != 1 or call.args[0].keyword is not None or len(params) != 1
-            or len(body) != 1 or not m.matches(body[0], m.SimpleStatementLine(body=[m.Return(
-                value=m.Call(func=m.Call(), args=[m.Arg(m.Name(params[0].name.value)),
-                                                  m.ZeroOrMore()]))]))):
+    returned = body[0].body[0].value if len(body) == 1 and m.matches(
+        body[0], m.SimpleStatementLine(body=[m.Return()])) else None
+    parts = _parts(decorator.decorator, fn.params, returned, fn)
+    return {**parts, "def": fn, "decorator": decorator, "callee": fn.name.value}
+
+
+def _lambda_parts(wrapped: cst.Call, ctx) -> dict:
+    """`layer_stack(n)(lambda y: Module(...)(y))`, stored in a name or applied at once."""
+    lam = wrapped.args[0].value
+    parts = _parts(wrapped.func, lam.params, lam.body, wrapped)
+    parent = ctx.parent(wrapped)
+    callee = None
+    if m.matches(parent, m.Assign(targets=[m.AssignTarget(m.Name())])):
+        callee = parent.targets[0].target.value
+    elif not (m.matches(parent, m.Call()) and parent.func is wrapped):
+        raise Refusal("hk.experimental.layer_stack", "store the stacked function in a name or "
+                      "call it at once", INFO.section, INFO.code, wrapped)
+    # The layer_stack(n) call is skipped as a site like a decorator is.
+    return {**parts, "def": lam, "decorator": cst.Decorator(wrapped.func), "callee": callee,
+            "wrapped": wrapped}
+
+
+def _parts(stack: cst.Call, params: cst.Parameters, returned, node) -> dict:
+    names = params.params
+    if (len(stack.args) != 1 or stack.args[0].keyword is not None or len(names) != 1
+            or params.star_arg not in (cst.MaybeSentinel.DEFAULT, None) or params.kwonly_params
+            or not m.matches(returned, m.Call(func=m.Call(), args=[
+                m.Arg(m.Name(names[0].name.value), keyword=None), m.ZeroOrMore()]))):
         raise Refusal("hk.experimental.layer_stack", "only `def f(x): return Module(...)(x)` "
-                      "with one layer count and no per-layer inputs is converted", INFO.section,
-                      INFO.code, fn)
-    apply = body[0].body[0].value
-    return {"def": fn, "decorator": decorator, "layers": call.args[0].value, "apply": apply,
-            "param": params[0].name.value}
+                      "(or `lambda x: Module(...)(x)`) with one layer count and no per-layer "
+                      "inputs is converted", INFO.section, INFO.code, node)
+    return {"layers": stack.args[0].value, "apply": returned, "param": names[0].name.value}
+
+
+def called_stack(call: cst.Call, sites) -> object | None:
+    """The stacked site `call` runs: `f(x)` for a stack named `f`, or `layer_stack(n)(g)(x)`."""
+    for site in sites:
+        stack = site.data.get("stack")
+        if stack is None:
+            continue
+        if m.matches(call.func, m.Name(stack["callee"] or "")) or call.func is stack.get(
+                "wrapped"):
+            return site
+    return None
 
 
 def creation(site, plan, inner: str, layers: str) -> list[str]:
@@ -64,17 +110,41 @@ def creation(site, plan, inner: str, layers: str) -> list[str]:
 def schedule(site, plan) -> None:
     """Rewrites the stacked function into an `nnx.scan` over the stacked module."""
     ctx, stack = plan.ctx, site.data["stack"]
-    module = stack["module_param"]
-    new = [cst.Decorator(cst.parse_expression(
-        "nnx.scan(in_axes=(nnx.Carry, 0), out_axes=nnx.Carry)"))]
+    module = cst.Param(cst.Name(stack["module_param"]))
+    if "wrapped" in stack:
+        def rewrite(call: cst.Call) -> cst.Call:
+            lam = call.args[0].value
+            lam = ctx.code(lam.with_changes(params=lam.params.with_changes(
+                params=[*lam.params.params, module])))
+            axes = "in_axes=(nnx.Carry, 0), out_axes=nnx.Carry"
+            one_line = f"nnx.scan({lam}, {axes})"
+            return cst.parse_expression(one_line if len(one_line) <= _SHORT else
+                                        f"nnx.scan(\n    {lam}, {axes},\n)")
 
-    def rewrite(fn: cst.FunctionDef) -> cst.FunctionDef:
-        params = fn.params.with_changes(params=[*fn.params.params,
-                                                cst.Param(cst.Name(module))])
-        return fn.with_changes(decorators=new, params=params)
+        ctx.edit(stack["wrapped"], rewrite)
+    else:
+        def rewrite(fn: cst.FunctionDef) -> cst.FunctionDef:
+            params = fn.params.with_changes(params=[*fn.params.params, module])
+            return fn.with_changes(decorators=[cst.Decorator(cst.parse_expression(
+                "nnx.scan(in_axes=(nnx.Carry, 0), out_axes=nnx.Carry)"))],
+                                   params=params)
 
-    ctx.edit(stack["def"], rewrite)
-    for call in m.findall(plan.methods[site.method], m.Call(func=m.Name(stack["def"].name.value))):
-        ctx.edit(call, lambda u: u.with_changes(args=[*u.args, cst.Arg(
-            cst.parse_expression(f"self.{site.attr}"))]))
+        ctx.edit(stack["def"], rewrite)
+    method = plan.methods[site.method]
+    for call in m.findall(method, m.Call()):
+        if called_stack(call, [site]) is site:
+            ctx.edit(call, lambda u: with_arg(u, f"self.{site.attr}"))
 
+
+def with_arg(call: cst.Call, code: str) -> cst.Call:
+    """`call` with one more positional argument at the end of its positional ones."""
+    args = list(call.args)
+    at = next((i for i, a in enumerate(args) if a.keyword is not None or a.star), len(args))
+    new = cst.Arg(cst.parse_expression(code))
+    if at < len(args):
+        new = new.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+    elif args:
+        args[-1] = args[-1].with_changes(comma=cst.Comma(
+            whitespace_after=cst.SimpleWhitespace(" ")))
+    args.insert(at, new)
+    return call.with_changes(args=args)
