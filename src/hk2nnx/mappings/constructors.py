@@ -208,6 +208,22 @@ COMPAT_CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
             notes="nnx.MultiHeadAttention has one qkv_features (Haiku allows value_size != "
                   "key_size), keeps heads as a separate kernel axis and scales the query "
                   "before the logits; the compat class keeps Haiku's (D, H*K) projections"),
+    _compat("LSTM", ("hidden_size", "name"), call=("inputs", "prev_state"),
+            in_features="input_size", out_features="hidden_size",
+            notes="nnx.LSTMCell orders gates (i, f, g, o), keeps eight kernels and adds no +1 "
+                  "to the forget gate"),
+    _compat("GRU", ("hidden_size", "w_i_init", "w_h_init", "b_init", "name"),
+            call=("inputs", "state"), in_features="input_size", out_features="hidden_size",
+            notes="nnx.GRUCell resets after the recurrent matmul and swaps the update gate's "
+                  "role: no weights make it equal Haiku's GRU"),
+    _compat("VanillaRNN", ("hidden_size", "double_bias", "name"), call=("inputs", "prev_state"),
+            in_features="input_size", out_features="hidden_size",
+            notes="nnx.SimpleCell has one bias where Haiku's double_bias trains two"),
+    *(_compat(cls, ("window_shape", "strides", "padding", "channel_axis", "name"),
+              call=("value",), rngs=False,
+              notes="nnx pooling never pools the last axis and counts SAME padding in averages; "
+                    "Haiku infers full-rank windows from ints or short tuples")
+      for cls in ("MaxPool", "AvgPool")),
 )
 
 CONSTRUCTORS = CONSTRUCTORS + COMPAT_CONSTRUCTORS
