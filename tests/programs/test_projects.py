@@ -27,10 +27,12 @@ print(json.dumps(train.train(*args)))
 """
 NNX_RUN = """import json, pickle, sys
 import hk2nnx
+from flax import nnx
 import train
 saved = pickle.load(open(sys.argv[1], "rb"))
 hk2nnx.port_to_nnx(saved["params"], saved["state"], train.model)
-print(json.dumps(train.train(train.model, train.opt_state)))
+pure = lambda which: nnx.to_pure_dict(nnx.state(train.model, which))
+print(json.dumps(train.train(pure(nnx.Param), pure(nnx.Not(nnx.Param)), train.opt_state)))
 """
 NAMES = ("mnist_dropout", "resnet_bn", "tiny_lm")
 # What the converter does not handle yet, per project (see each run's findings).
@@ -83,6 +85,9 @@ def test_report_renders_in_chromium(converted, tmp_path):
         assert f"{name}/{file}" in dom
     assert '<div data-count="files"><dt>files</dt><dd>3</dd></div>' in dom
     assert 'class="finding"' in dom and 'class="sbs"' in dom
+    if name not in UNCONVERTED:  # the training script's model, verified on its init inputs
+        assert '<div class="verify" data-status="passed"><p>verify <code>model</code>: ' \
+               '<span class="passed">PASS</span> outputs 1/1' in dom
 
 
 def test_losses_match_from_the_same_weights(converted, tmp_path):

@@ -12,6 +12,8 @@ import pytest
 from hk2nnx.cli import main
 from hk2nnx.convert import convert_source
 from hk2nnx.convert.report import build_report, render_html, render_markdown
+from hk2nnx.convert.report.model import VerifyResult
+from hk2nnx.verify import Row
 
 NET = '''import haiku as hk
 
@@ -35,6 +37,9 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 class _FakeVerify:
     passed = True
+    mode = "eval"
+    rows = (Row("output", "[0]", "[0]", "f32[2,3]", 1e-7, 2e-7, True),
+            Row("grad", "net/linear/w", "linear.kernel", "f32[4,3]", 0.0, 0.0, True))
 
     def table(self) -> str:
         return "PASSED: 4/4 leaves <ok>"
@@ -44,12 +49,15 @@ class _FakeVerify:
 def report():
     results = [(convert_source(NET, filename="pkg/net.py"), NET),
                (convert_source(PLAIN, filename="plain.py"), PLAIN)]
-    return build_report(results, verify={"pkg/net.py": [("Net", _FakeVerify())]})
+    checks = [VerifyResult.from_report("Net", _FakeVerify()),
+              VerifyResult("Other", "skipped", "sample inputs unknown")]
+    return build_report(results, verify={"pkg/net.py": checks})
 
 
 def test_counts(report):
     counts = report.counts()
     assert counts["files"] == 2 and counts["changed"] == 1 and counts["verified"] == 1
+    assert counts["verify_failed"] == 0 and counts["verify_skipped"] == 1
     assert counts["todos"] >= 1 and counts["findings"] >= 1
 
 
@@ -59,7 +67,10 @@ def test_markdown_lists_files_findings_todos_and_diff(report):
     assert "## pkg/net.py" in text and "## plain.py" in text
     assert f"| pkg/net.py:{net.findings[0].line} | {net.findings[0].code} |" in text
     assert f"TODO at pkg/net.py:{net.todos[0].line}" in text
-    assert "+from flax import nnx" in text and "verify `Net`: passed" in text
+    assert "+from flax import nnx" in text
+    assert ("- pkg/net.py Net: PASS outputs 1/1 max abs 1e-07 rel 2e-07; grads 1/1 max abs 0 "
+            "rel 0 (eval mode)") in text
+    assert "verify `Other`: SKIP sample inputs unknown" in text
 
 
 class _Collect(HTMLParser):

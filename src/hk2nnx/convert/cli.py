@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="convert N files at a time")
     parser.add_argument("--report", metavar="FILE",
                         help="write a migration report; .md or .html picks the format")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="in the --report, skip verifying each model whose sample inputs "
+                             "are known against its original")
     parser.add_argument("--mode", choices=modes.MODES, default=modes.FAITHFUL,
                         help="faithful: Haiku's numerics (initializers, compat classes in a "
                              "_haiku_compat.py written beside the output); idiomatic: NNX "
@@ -137,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             status = EXIT_ERROR
             continue
         status = max(status, _report(result, source, path, relative, args, to_stdout))
-    write_run_report(results, args.report)
+    write_run_report(files, results, args, inputs)
     _write_compat(files, results, args, to_stdout)
     return status
 

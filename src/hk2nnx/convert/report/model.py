@@ -39,11 +39,47 @@ class DiffRow:
 
 @dataclasses.dataclass(frozen=True)
 class VerifyResult:
-    """The verdict of `hk2nnx.verify` on one converted model, kept as text to stay renderable."""
+    """The verdict of `hk2nnx.verify` on one converted model, kept as text to stay renderable.
+
+    `status` is "passed", "failed", "error" (verify could not run: the reason is the summary)
+    or "skipped" (no sample inputs known); `summary` is the one line the report shows.
+    """
 
     model: str
-    passed: bool
-    table: str
+    status: str
+    summary: str
+    table: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    @property
+    def label(self) -> str:
+        """PASS, FAIL, ERROR or SKIP: the word a reader scans for."""
+        return {"passed": "PASS", "failed": "FAIL", "error": "ERROR"}.get(self.status, "SKIP")
+
+    def line(self, path: str) -> str:
+        return f"{path} {self.model}: {self.label} {self.summary}".rstrip()
+
+    @classmethod
+    def from_report(cls, model: str, report: Any) -> VerifyResult:
+        """Per kind of leaf (outputs, gradients, state): how many passed, the largest diffs."""
+        parts = []
+        for kind, label in (("output", "outputs"), ("grad", "grads"), ("state", "state")):
+            rows = [r for r in getattr(report, "rows", ()) if r.kind == kind]
+            if rows:
+                parts.append(f"{label} {sum(r.passed for r in rows)}/{len(rows)} "
+                             f"max abs {_largest(r.max_abs for r in rows)} "
+                             f"rel {_largest(r.max_rel for r in rows)}")
+        mode = getattr(report, "mode", "")
+        summary = "; ".join(parts) + (f" ({mode} mode)" if mode else "")
+        return cls(model, "passed" if report.passed else "failed", summary, report.table())
+
+
+def _largest(values: Iterable[float | None]) -> str:
+    known = [v for v in values if v is not None]
+    return f"{max(known):.2g}" if known else "-"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,20 +116,20 @@ class Report:
         out["todos"] = sum(len(f.todos) for f in self.files)
         verified = [v for f in self.files for v in f.verify]
         out["verified"] = sum(v.passed for v in verified)
-        out["verify_failed"] = len(verified) - out["verified"]
+        out["verify_failed"] = sum(v.status in ("failed", "error") for v in verified)
+        out["verify_skipped"] = sum(v.status == "skipped" for v in verified)
         return out
 
 
 def build_report(results: Iterable[tuple[_Converted, str]],
-                 verify: Mapping[str, Iterable[Any]] | None = None) -> Report:
+                 verify: Mapping[str, Iterable[VerifyResult]] | None = None) -> Report:
     """`results` pairs each convert result with its original text; `verify` maps a path to
-    `(model name, VerifyReport)` pairs for the models whose sample inputs were known."""
+    the verify results of its models (see `report.checks`)."""
     verify = verify or {}
     files = []
     for result, original in results:
         old, new = _readable(result.filename, original), _readable(result.filename, result.code)
-        checks = tuple(VerifyResult(name, bool(rep.passed), rep.table())
-                       for name, rep in verify.get(result.filename, ()))
+        checks = tuple(verify.get(result.filename, ()))
         files.append(FileReport(result.filename, old, new, result.changed,
                                 tuple(result.findings), _todos(new), checks))
     return Report(tuple(files))

@@ -20,7 +20,8 @@ table.sbs td.no{width:3.5em;color:#888;text-align:right;user-select:none}
 tr.delete td.old,tr.replace td.old{background:#ffebe9}
 tr.insert td.new,tr.replace td.new{background:#e6ffec}
 .safe{color:#116329}.review{color:#9a6700}.manual{color:#cf222e;font-weight:600}
-.passed{color:#116329}.failed{color:#cf222e;font-weight:600}
+.passed{color:#116329;font-weight:600}.failed,.error{color:#cf222e;font-weight:600}
+.skipped{color:#555}
 pre{background:#f6f8fa;padding:.5em;overflow-x:auto}
 """
 
@@ -43,8 +44,13 @@ def _index(report: Report) -> str:
     rows = "".join(
         f'<tr><td><a href="#{f.anchor}">{escape(f.path)}</a></td>'
         f"<td>{'changed' if f.changed else 'unchanged'}</td><td>{len(f.findings)}</td>"
-        f"<td>{len(f.todos)}</td></tr>" for f in report.files)
-    return _table('id="files"', ("file", "status", "findings", "TODOs"), rows)
+        f"<td>{len(f.todos)}</td><td>{_verdicts(f)}</td></tr>" for f in report.files)
+    return _table('id="files"', ("file", "status", "findings", "TODOs", "verify"), rows)
+
+
+def _verdicts(file: FileReport) -> str:
+    return " ".join(f'<span class="{c.status}">{escape(c.model)}: {c.label}</span>'
+                    for c in file.verify)
 
 
 def _table(attrs: str, headers: tuple[str, ...], rows: str) -> str:
@@ -85,10 +91,11 @@ def _todos(file: FileReport) -> str:
 def _verify(file: FileReport) -> str:
     out = []
     for check in file.verify:
-        verdict = "passed" if check.passed else "failed"
-        out.append(f'<div class="verify"><p>verify <code>{escape(check.model)}</code>: '
-                   f'<span class="{verdict}">{verdict}</span></p>'
-                   f"<pre>{escape(check.table)}</pre></div>")
+        table = (f"<details><summary>leaves</summary><pre>{escape(check.table)}</pre></details>"
+                 if check.table else "")
+        out.append(f'<div class="verify" data-status="{check.status}"><p>verify '
+                   f'<code>{escape(check.model)}</code>: <span class="{check.status}">'
+                   f"{check.label}</span> {escape(check.summary)}</p>{table}</div>")
     return "".join(out)
 
 

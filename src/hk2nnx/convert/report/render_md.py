@@ -14,6 +14,9 @@ def render_markdown(report: Report) -> str:
     for file in report.files:
         lines.append(f"| [{_cell(file.path)}](#{file.anchor}) | {'yes' if file.changed else 'no'}"
                      f" | {len(file.findings)} | {len(file.todos)} |")
+    checks = [c.line(f.path) for f in report.files for c in f.verify]
+    if checks:
+        lines += ["", "## verify", "", *(f"- {_cell(c)}" for c in checks)]
     for file in report.files:
         lines += ["", *_file_section(file)]
     return "\n".join(lines) + "\n"
@@ -23,7 +26,7 @@ def _summary(counts: dict[str, int]) -> str:
     return (f"{counts['files']} files, {counts['changed']} changed; {counts['findings']} findings "
             f"({counts['safe']} safe, {counts['review']} review, {counts['manual']} manual); "
             f"{counts['todos']} TODOs; verify: {counts['verified']} passed, "
-            f"{counts['verify_failed']} failed")
+            f"{counts['verify_failed']} failed, {counts['verify_skipped']} skipped")
 
 
 def _file_section(file: FileReport) -> list[str]:
@@ -35,8 +38,9 @@ def _file_section(file: FileReport) -> list[str]:
         out.append("")
     out += [f"- TODO at {file.path}:{t.line}: {t.text}" for t in file.todos]
     for check in file.verify:
-        verdict = "passed" if check.passed else "FAILED"
-        out += ["", f"verify `{check.model}`: {verdict}", "", "```", check.table.rstrip(), "```"]
+        out += ["", f"verify `{check.model}`: {check.label} {check.summary}".rstrip()]
+        if check.table and not check.passed:
+            out += ["", "```", check.table.rstrip(), "```"]
     if file.changed:
         diff = difflib.unified_diff(file.original.splitlines(), file.converted.splitlines(),
                                     "haiku", "nnx", lineterm="")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hk2nnx.convert.report.checks import verify_run
 from hk2nnx.convert.report.model import Report, build_report
 from hk2nnx.convert.report.render_html import render_html
 from hk2nnx.convert.report.render_md import render_markdown
@@ -23,8 +24,13 @@ def write_report(report: Report, path: str | Path) -> None:
     path.write_text(render(report), encoding="utf-8")
 
 
-def write_run_report(results: list[tuple[str, Any, str]], path: str | None) -> None:
+def write_run_report(files: list, results: list[tuple[str, Any, str]], args: Any,
+                     inputs: dict) -> None:
     """The command line's hook: `(path, result or None, source)` per file, as `run` holds them;
-    files that failed to convert are left out (their error was already printed)."""
-    if path:
-        write_report(build_report([(r, s) for _, r, s in results if r is not None]), path)
+    files that failed to convert are left out (their error was already printed). Unless
+    `--no-verify`, each model with known sample inputs is verified into the report."""
+    if not args.report:
+        return
+    verify = {} if args.no_verify else verify_run(files, results, inputs, args.mode)
+    write_report(build_report([(r, s) for _, r, s in results if r is not None], verify),
+                 args.report)

@@ -1,0 +1,182 @@
+"""The report's verify lines: each converted model whose sample inputs are known, checked.
+
+A model is `VAR = hk.transform(fn)` with a module-level `VAR.init(key, *inputs)` whose inputs
+are static (`jnp.ones((2, 32))`, literals) or given with `--input VAR=SPEC`. The original file's
+definitions, and the converted file's definitions plus its `VAR = ...`, run in this process
+(nothing else at module level: no training loops), each beside its own sibling files; then
+`hk2nnx.verify` compares the two on the original's weights, ported. Whatever goes wrong is one
+line of the report, never an abort.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import libcst as cst
+import libcst.matchers as m
+
+from hk2nnx.compat import compat_source
+from hk2nnx.convert import modes, traced, transforms
+from hk2nnx.convert.analysis import FileAnalysis
+from hk2nnx.convert.context import FileContext
+from hk2nnx.convert.findings import Refusal
+from hk2nnx.convert.index import build_index
+from hk2nnx.convert.report.model import VerifyResult
+from hk2nnx.program.model import TensorSpec
+
+_FLAGS = ("training", "is_training")  # verify turns these into model.train()/eval()
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """One model to verify: its variable and the inputs of the file's first `init` call."""
+
+    var: str
+    args: tuple = ()
+    kwargs: dict = dataclasses.field(default_factory=dict)
+    skipped: str = ""  # why it cannot be verified, if it cannot
+
+
+def find_samples(source: str, filename: str,
+                 inputs: dict[str, list[TensorSpec]] | None = None) -> list[Sample]:
+    """The transformed functions of an original file, with their sample inputs where known."""
+    if "haiku" not in source:
+        return []
+    ctx = FileContext(source, filename, inputs)
+    analysis = FileAnalysis(ctx, build_index(ctx))
+    out = []
+    for t in transforms.find_transformed(analysis):
+        try:
+            t.inits = transforms._inits(t, analysis)
+        except Refusal:
+            continue  # no module-level init: the converter left it as it was
+        sample = traced._sample(t, analysis)
+        if t.multi:
+            out.append(Sample(t.var, skipped="multi_transform: run `hk2nnx verify --method`"))
+        elif sample is None:
+            out.append(Sample(t.var, skipped=f"sample inputs unknown: give --input {t.var}=SPEC"))
+        else:
+            out.append(_keyword_flags(Sample(t.var, tuple(sample[0]), sample[1]), t.fn))
+    return out
+
+
+def _keyword_flags(sample: Sample, fn: cst.FunctionDef) -> Sample:
+    """A positional `True` for `is_training` becomes a keyword, so verify sets the mode."""
+    names = [p.name.value for p in fn.params.params]
+    args, kwargs = list(sample.args), dict(sample.kwargs)
+    while args and len(args) <= len(names) and names[len(args) - 1] in _FLAGS and isinstance(
+            args[-1], bool):
+        name = names[len(args) - 1]
+        kwargs[name] = args.pop()
+    return dataclasses.replace(sample, args=tuple(args), kwargs=kwargs)
+
+
+def verify_run(files: list[tuple[Path, Path]], results: list[tuple[str, Any, str]],
+               inputs: dict[str, list[TensorSpec]], mode: str) -> dict[str, list[VerifyResult]]:
+    """path -> verify results for every converted file of a run that holds a model."""
+    todo = [(path, relative, result, source) for (path, relative), (_, result, source)
+            in zip(files, results) if result is not None and path.suffix == ".py"]
+    samples = {str(p): _guarded_samples(s, str(p), inputs) for p, _, r, s in todo}
+    if not any(samples.values()):
+        return {}
+    out: dict[str, list[VerifyResult]] = {}
+    with tempfile.TemporaryDirectory(prefix="hk2nnx-verify-") as tmp, modes.using(mode):
+        roots = _write_converted(Path(tmp), todo)
+        for path, relative, result, source in todo:
+            if samples[str(path)]:
+                converted = roots[_root(path, relative)] / relative
+                out[str(path)] = [_verify_one(s, path, source, converted, result.code)
+                                  for s in samples[str(path)]]
+    return out
+
+
+def _guarded_samples(source: str, filename: str, inputs: dict) -> list[Sample]:
+    try:
+        return find_samples(source, filename, inputs)
+    except Exception:  # noqa: BLE001  (it converted; a report line is not worth an abort)
+        return []
+
+
+def _root(path: Path, relative: Path) -> Path:
+    return path.parents[len(relative.parts) - 1].resolve()
+
+
+def _write_converted(tmp: Path, todo: list) -> dict[Path, Path]:
+    """Converted files laid out as the originals are, with `_haiku_compat.py` in each folder."""
+    roots: dict[Path, Path] = {}
+    names: set[str] = set()
+    for path, relative, result, _ in todo:
+        root = roots.setdefault(_root(path, relative), tmp / str(len(roots)))
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(result.code, encoding="utf-8")
+        names |= modes.compat_names(result.code)
+    if names:
+        for path, relative, _, _ in todo:
+            folder = roots[_root(path, relative)] / relative.parent
+            (folder / f"{modes.MODULE_NAME}.py").write_text(compat_source(names), "utf-8")
+    return roots
+
+
+def _verify_one(sample: Sample, path: Path, source: str, converted: Path,
+                code: str) -> VerifyResult:
+    if sample.skipped:
+        return VerifyResult(sample.var, "skipped", sample.skipped)
+    import hk2nnx
+
+    try:
+        original = _definitions(source, path, sample.var)
+        nnx_side = _definitions(code, converted, sample.var)
+        report = hk2nnx.verify(original, nnx_side, *sample.args, **sample.kwargs)
+    except hk2nnx.PortError as err:  # the converted model's layout is not the original's
+        return VerifyResult(sample.var, "failed", f"weights do not fit: {_one_line(err)}")
+    except Exception as err:  # noqa: BLE001  (the user's code or the conversion failed)
+        return VerifyResult(sample.var, "error", f"could not verify: {type(err).__name__}: "
+                            f"{_one_line(err)}")
+    return VerifyResult.from_report(sample.var, report)
+
+
+def _one_line(err: Exception, limit: int = 300) -> str:
+    text = " ".join(str(err).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _definitions(source: str, path: Path, var: str) -> Any:
+    """`var` after running the file's definitions and its `var = ...` statements."""
+    ctx = FileContext(source, str(path))
+    kept = [s for s in ctx.tree.body if traced._is_definition(s, ctx) or _assigns(s, var)]
+    namespace: dict = {"__name__": f"_hk2nnx_verify_{path.stem}", "__file__": str(path)}
+    with _importable_beside(path):
+        exec(compile(cst.Module(body=kept).code, str(path), "exec"), namespace)  # noqa: S102
+    if var not in namespace:
+        raise LookupError(f"{path.name} defines no {var!r} at module level")
+    return namespace[var]
+
+
+def _assigns(stmt: cst.CSTNode, var: str) -> bool:
+    target = m.AssignTarget(target=m.Name(var))
+    return m.matches(stmt, m.SimpleStatementLine(body=[m.Assign(targets=[target])]))
+
+
+@contextlib.contextmanager
+def _importable_beside(path: Path) -> Iterator[None]:
+    """Sibling imports resolve to `path`'s folder, not to a same-named module loaded before
+    (the original's `models` while running the converted `train`); all is undone after."""
+    folder = path.resolve().parent
+    local = {p.stem for p in folder.iterdir() if p.suffix == ".py" or p.is_dir()}
+    shadowed = {n: sys.modules.pop(n) for n in list(sys.modules) if n.split(".")[0] in local}
+    before = set(sys.modules)
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(folder))
+        for name in set(sys.modules) - before:
+            if name.split(".")[0] in local:
+                del sys.modules[name]
+        sys.modules.update(shadowed)

@@ -1,0 +1,91 @@
+"""`convert --report` verifies each converted model whose sample inputs are known.
+
+One run over copies of a guide example: the faithful conversion passes, a conversion patched to
+rename a weight or to compute something else fails, an `init` fed by a function call is skipped
+with the `--input` hint, and a file whose definitions raise is one ERROR line, not an abort.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from hk2nnx.convert import cli
+
+GUIDE = Path(__file__).resolve().parents[2] / "examples" / "guide"
+# What each copy's conversion is patched into (a mis-converted file, as a converter bug makes).
+PATCHES = {"renamed.py": ("self.gain", "self.scale"), "wrong.py": ("x * gain", "x * gain * 2")}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    src = tmp_path_factory.mktemp("verify") / "src"
+    src.mkdir()
+    text = (GUIDE / "top_level_function.py").read_text()
+    for name in ("ok.py", *PATCHES):
+        (src / name).write_text(text)
+    (src / "unknown.py").write_text(text.replace("jnp.ones((3, 4))", "load()").replace(
+        "\n\nmodel =", "\n\ndef load():\n    return jnp.ones((3, 4))\n\n\nmodel ="))
+    (src / "raises.py").write_text(text.replace("\n\nmodel =", "\n\nSCALE = int('boom')\nmodel ="))
+    return src
+
+
+def _patched(convert_one):
+    def run(job):
+        path, result, source = convert_one(job)
+        old_new = PATCHES.get(Path(path).name)
+        if result is not None and old_new:
+            result = type(result)(result.code.replace(*old_new), True, result.findings,
+                                  result.filename)
+        return path, result, source
+    return run
+
+
+@pytest.fixture(scope="module")
+def lines(project, tmp_path_factory) -> dict[str, str]:
+    out = tmp_path_factory.mktemp("out")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cli, "_convert_one", _patched(cli._convert_one))
+        assert cli.run(cli_args(project, "-o", out / "nnx", "--report", str(out / "r.md"))) == 1
+    text = (out / "r.md").read_text()
+    found = re.findall(r"^- \S+/(\w+)\.py model: (.*)$", text, re.MULTILINE)
+    return dict(found)
+
+
+def cli_args(*args) -> object:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    return parser.parse_args([str(a) for a in args])
+
+
+def test_a_faithful_conversion_passes(lines):
+    assert re.fullmatch(r"PASS outputs 1/1 max abs \S+ rel \S+; grads 2/2 max abs \S+ rel \S+; "
+                        r"state 1/1 max abs \S+ rel \S+ \(eval mode\)", lines["ok"]), lines["ok"]
+
+
+def test_a_renamed_weight_fails(lines):
+    assert lines["renamed"].startswith("FAIL weights do not fit:"), lines["renamed"]
+    assert "gain" in lines["renamed"]
+
+
+def test_different_numbers_fail_with_their_size(lines):
+    assert re.match(r"FAIL outputs 0/1 max abs [1-9]", lines["wrong"]), lines["wrong"]
+
+
+def test_unknown_inputs_are_skipped_with_the_flag_to_give_them(lines):
+    assert lines["unknown"] == "SKIP sample inputs unknown: give --input model=SPEC"
+
+
+def test_a_file_that_raises_is_one_error_line(lines):
+    assert lines["raises"].startswith("ERROR could not verify: ValueError: invalid literal")
+
+
+def test_no_verify_skips_it(project, tmp_path):
+    report = tmp_path / "r.md"
+    cli.run(cli_args(project / "ok.py", "-o", tmp_path, "--report", report, "--no-verify"))
+    text = report.read_text()
+    assert "verify: 0 passed, 0 failed, 0 skipped" in text and "PASS" not in text
