@@ -8,6 +8,7 @@ with the `--input` hint, and a file whose definitions raise is one ERROR line, n
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,14 @@ def test_no_verify_skips_it(project, tmp_path):
     cli.run(cli_args(project / "ok.py", "-o", tmp_path, "--report", report, "--no-verify"))
     text = report.read_text()
     assert "verify: 0 passed, 0 failed, 0 skipped" in text and "PASS" not in text
+
+
+def test_in_place_project_verifies_the_originals_not_the_rewritten_siblings(tmp_path):
+    """train.py imports models.py: in place, the originals are gone from disk by report time."""
+    project = tmp_path / "mnist"
+    shutil.copytree(GUIDE.parent / "projects" / "mnist_dropout", project)
+    cli.run(cli_args(project, "--in-place", "--report", tmp_path / "r.md"))
+    assert "class Classifier(nnx.Module)" in (project / "models.py").read_text()
+    text = (tmp_path / "r.md").read_text()
+    assert re.search(r"^- \S+/train\.py model: PASS outputs 1/1 .*\(train mode\)$", text,
+                     re.MULTILINE), text[:2000]

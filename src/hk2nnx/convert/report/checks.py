@@ -87,13 +87,12 @@ def verify_run(files: list[tuple[Path, Path]], results: list[tuple[str, Any, str
         return {}
     out: dict[str, list[VerifyResult]] = {}
     with tempfile.TemporaryDirectory(prefix="hk2nnx-verify-") as tmp, modes.using(mode):
-        roots = _write_converted(Path(tmp), todo)
-        for path, relative, result, source in todo:
-            if samples[str(path)]:
-                converted = roots[_root(path, relative)] / relative
-                out[str(path)] = [_verify_one(s, path, source, converted, result.code)
-                                  for s in samples[str(path)]]
-    return out
+        places = _write_both(Path(tmp), todo)
+        for path, _, result, source in todo:
+            haiku, nnx = places[str(path)]
+            out[str(path)] = [_verify_one(s, (haiku, source), (nnx, result.code),
+                                          path.resolve().parent) for s in samples[str(path)]]
+    return {path: checks for path, checks in out.items() if checks}
 
 
 def _guarded_samples(source: str, filename: str, inputs: dict) -> list[Sample]:
@@ -103,36 +102,37 @@ def _guarded_samples(source: str, filename: str, inputs: dict) -> list[Sample]:
         return []
 
 
-def _root(path: Path, relative: Path) -> Path:
-    return path.parents[len(relative.parts) - 1].resolve()
+def _write_both(tmp: Path, todo: list) -> dict[str, tuple[Path, Path]]:
+    """path -> (original copy, converted copy), both laid out as the originals are (so an
+    `--in-place` run cannot mix them up), with `_haiku_compat.py` in each converted folder."""
+    roots = sorted({path.parents[len(relative.parts) - 1].resolve() for path, relative, _, _
+                    in todo})
+    names = set().union(*(modes.compat_names(result.code) for _, _, result, _ in todo))
+    out = {}
+    for path, relative, result, source in todo:
+        index = roots.index(path.parents[len(relative.parts) - 1].resolve())
+        haiku, nnx = tmp / "haiku" / str(index) / relative, tmp / "nnx" / str(index) / relative
+        for target, text in ((haiku, source), (nnx, result.code)):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        if names:
+            (nnx.parent / f"{modes.MODULE_NAME}.py").write_text(compat_source(names), "utf-8")
+        out[str(path)] = (haiku, nnx)
+    return out
 
 
-def _write_converted(tmp: Path, todo: list) -> dict[Path, Path]:
-    """Converted files laid out as the originals are, with `_haiku_compat.py` in each folder."""
-    roots: dict[Path, Path] = {}
-    names: set[str] = set()
-    for path, relative, result, _ in todo:
-        root = roots.setdefault(_root(path, relative), tmp / str(len(roots)))
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_text(result.code, encoding="utf-8")
-        names |= modes.compat_names(result.code)
-    if names:
-        for path, relative, _, _ in todo:
-            folder = roots[_root(path, relative)] / relative.parent
-            (folder / f"{modes.MODULE_NAME}.py").write_text(compat_source(names), "utf-8")
-    return roots
-
-
-def _verify_one(sample: Sample, path: Path, source: str, converted: Path,
-                code: str) -> VerifyResult:
+def _verify_one(sample: Sample, haiku: tuple[Path, str], nnx: tuple[Path, str],
+                folder: Path) -> VerifyResult:
+    """`haiku` and `nnx` are (copy, text); modules neither copy's folder has come from the
+    original `folder` (files the run did not convert)."""
     if sample.skipped:
         return VerifyResult(sample.var, "skipped", sample.skipped)
     import hk2nnx
 
     try:
-        original = _definitions(source, path, sample.var)
-        nnx_side = _definitions(code, converted, sample.var)
-        report = hk2nnx.verify(original, nnx_side, *sample.args, **sample.kwargs)
+        original = _definitions(*haiku, sample.var, folder)
+        converted = _definitions(*nnx, sample.var, folder)
+        report = hk2nnx.verify(original, converted, *sample.args, **sample.kwargs)
     except hk2nnx.PortError as err:  # the converted model's layout is not the original's
         return VerifyResult(sample.var, "failed", f"weights do not fit: {_one_line(err)}")
     except Exception as err:  # noqa: BLE001  (the user's code or the conversion failed)
@@ -146,12 +146,12 @@ def _one_line(err: Exception, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _definitions(source: str, path: Path, var: str) -> Any:
+def _definitions(path: Path, source: str, var: str, fallback: Path) -> Any:
     """`var` after running the file's definitions and its `var = ...` statements."""
     ctx = FileContext(source, str(path))
     kept = [s for s in ctx.tree.body if traced._is_definition(s, ctx) or _assigns(s, var)]
     namespace: dict = {"__name__": f"_hk2nnx_verify_{path.stem}", "__file__": str(path)}
-    with _importable_beside(path):
+    with _importable_from(path.parent, fallback):
         exec(compile(cst.Module(body=kept).code, str(path), "exec"), namespace)  # noqa: S102
     if var not in namespace:
         raise LookupError(f"{path.name} defines no {var!r} at module level")
@@ -164,18 +164,18 @@ def _assigns(stmt: cst.CSTNode, var: str) -> bool:
 
 
 @contextlib.contextmanager
-def _importable_beside(path: Path) -> Iterator[None]:
-    """Sibling imports resolve to `path`'s folder, not to a same-named module loaded before
-    (the original's `models` while running the converted `train`); all is undone after."""
-    folder = path.resolve().parent
-    local = {p.stem for p in folder.iterdir() if p.suffix == ".py" or p.is_dir()}
+def _importable_from(*folders: Path) -> Iterator[None]:
+    """Imports of the folders' modules find them there, not a same-named module loaded before
+    (the original `models` while running the converted `train`); all is undone after."""
+    local = {p.stem for f in folders for p in f.iterdir() if p.suffix == ".py" or p.is_dir()}
     shadowed = {n: sys.modules.pop(n) for n in list(sys.modules) if n.split(".")[0] in local}
     before = set(sys.modules)
-    sys.path.insert(0, str(folder))
+    sys.path[:0] = [str(f) for f in folders]
     try:
         yield
     finally:
-        sys.path.remove(str(folder))
+        for folder in folders:
+            sys.path.remove(str(folder))
         for name in set(sys.modules) - before:
             if name.split(".")[0] in local:
                 del sys.modules[name]
