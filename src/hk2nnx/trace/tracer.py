@@ -264,7 +264,7 @@ def _trace_once(transformed, multi: bool, args: tuple, kwargs: dict) -> Program:
 
     with hk.intercept_methods(recorder.intercept), _patched(recorder):
         try:
-            out = jax.eval_shape(init, jax.random.key(0), to_abstract(arrays))
+            out = jax.eval_shape(_with_abstract_key(init), to_abstract(arrays))
         except Exception as err:  # the user's program failed; say where, keep the cause
             raise TraceError(f"tracing failed: {type(err).__name__}: {err}") from err
     params, state = out if isinstance(out, tuple) and len(out) == 2 else (out, {})
@@ -278,6 +278,12 @@ def _trace_once(transformed, multi: bool, args: tuple, kwargs: dict) -> Program:
         methods=methods,
         inputs=describe(args) + tuple(f"{k}={', '.join(describe(v))}" for k, v in kwargs.items()),
     )
+
+
+def _with_abstract_key(init):
+    """The key is made inside the trace: a concrete `jax.random.key(0)` compiles a program
+    (~0.2 s on first use) for a value an abstract run never reads."""
+    return lambda arrays: init(jax.random.key(0), arrays)
 
 
 def _check_complete(recorder: _Recorder, params, state) -> None:
@@ -313,6 +319,6 @@ def abstract_init(transformed, *args, **kwargs):
         a, k = rebuild(arrays)
         return transformed.init(rng, *a, **k)
 
-    return jax.eval_shape(init, jax.random.key(0), to_abstract(arrays))
+    return jax.eval_shape(_with_abstract_key(init), to_abstract(arrays))
 
 
