@@ -128,9 +128,9 @@ def child(ckpt: str, out: str, width: int, layers: int) -> None:
     import jax
 
     import hk2nnx.cli
-    import hk2nnx.convert  # the CLI's parser imports it (libcst, ~1 s): start-up, not porting
     import hk2nnx.port.api
     import hk2nnx.port.formats
+    import hk2nnx.port.stream
 
     jax.block_until_ready(jax.numpy.zeros(()))  # backend start-up, like the imports
     model = Path(out).with_name(f"mlp_{width}x{layers}.py")

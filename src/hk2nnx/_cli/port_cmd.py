@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-import numpy as np
-
 from hk2nnx._cli.common import add_model_inputs, instantiate_nnx, trace_target
 from hk2nnx._targets import UsageError, load_object
 
@@ -28,36 +26,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hk2nnx.port import formats
-    from hk2nnx.port.api import from_nnx_arrays, to_nnx_arrays
+    from hk2nnx.port.stream import port_checkpoint
 
     _, program = trace_target(args.model, args)
+    check = (lambda slots: check_against_model(slots, args.into)) if args.into else None
+    plan = port_checkpoint(args.checkpoint, args.output, program, reverse=args.reverse,
+                           overwrite=args.force, check=None if args.reverse else check)
+    slots = plan.slots
     if args.reverse:
-        flat, residual = formats.read_nnx_checkpoint(args.checkpoint)
-        params, state = from_nnx_arrays(flat, program, residual)
-        formats.write_haiku_checkpoint(args.output, params, state, overwrite=args.force)
-        print(f"wrote {args.output}: {_count(params, state)} Haiku leaves "
-              f"({'exact, residual restored' if residual else 'from NNX values'})")
+        exact = any(step.kept for step in plan.steps)
+        print(f"wrote {args.output}: {len(slots)} Haiku leaves "
+              f"({'exact, residual restored' if exact else 'from NNX values'})")
         return 0
-    params, state = formats.read_haiku_checkpoint(args.checkpoint)
-    flat, residual, ledger = to_nnx_arrays(params, state, program)
-    if args.into:
-        check_against_model(flat, args.into)
-    formats.write_nnx_checkpoint(args.output, flat, residual, overwrite=args.force)
-    size = sum(np.asarray(v).nbytes for v in flat.values())
-    print(f"wrote {args.output}: {len(flat)} NNX leaves, {size / 1e6:.1f} MB"
-          + (f", {len(residual)} residual Haiku leaves kept for --reverse" if residual else ""))
-    for note, count in Counter(ledger.notes).items():
+    nnx = [slot for slot in slots if slot.kind == "nnx"]
+    residual = len(slots) - len(nnx)
+    print(f"wrote {args.output}: {len(nnx)} NNX leaves, "
+          f"{sum(slot.nbytes for slot in nnx) / 1e6:.1f} MB"
+          + (f", {residual} residual Haiku leaves kept for --reverse" if residual else ""))
+    for note, count in Counter(plan.ledger.notes).items():
         print(f"note ({count}x): {note}" if count > 1 else f"note: {note}")
     return 0
 
 
-def _count(params: dict, state: dict) -> int:
-    return sum(len(v) for v in params.values()) + sum(len(v) for v in state.values())
-
-
-def check_against_model(flat: dict, target: str) -> None:
-    """Every leaf of the NNX model present in `flat` with the same shape and dtype, and no extra."""
+def check_against_model(slots: list, target: str) -> None:
+    """Every leaf of the NNX model planned with the same shape and dtype, and no extra; checked
+    on shapes alone, before any array is read or written."""
     from flax import nnx
 
     from hk2nnx.port.api import nnx_variables
@@ -65,6 +58,6 @@ def check_against_model(flat: dict, target: str) -> None:
 
     factory = load_object(target)
     model = nnx.eval_shape(lambda: instantiate_nnx(factory, target))
-    faults = fit_faults(nnx_variables(model), {p: np.asarray(v) for p, v in flat.items()})
+    faults = fit_faults(nnx_variables(model), {s.name: s for s in slots if s.kind == "nnx"})
     if faults:
         raise UsageError(f"--into {target}: {len(faults)} mismatches: " + "; ".join(faults))

@@ -11,7 +11,9 @@ from flax import nnx
 
 from hk2nnx.mappings.layers import for_nnx_class, held_mode
 from hk2nnx.port import plan as plan_mod
+from hk2nnx.port import stream
 from hk2nnx.port.containers import model_moves
+from hk2nnx.port.formats.lazy import eager, payload_array
 from hk2nnx.port.plan import HaikuKey, Ledger, Move, PortError
 from hk2nnx.program import naming
 from hk2nnx.program.model import Program
@@ -145,18 +147,11 @@ def _check_shapes(move: Move, ys, want, ledger: Ledger, cast: bool) -> bool:
 
 def _keep_residual(move: Move, tree, ys: list, residual, ledger: Ledger) -> None:
     """Many-to-fewer moves lose leaves; keep each source that the inverse would not rebuild."""
-    if len(move.haiku) <= len(move.nnx):
-        return
-    originals = [np.asarray(tree[m][n]) for m, n in move.haiku]
-    shapes = [x.shape[move.lead:] for x in originals]
-    rebuilt = move.op.inverse(ys, move.lead, shapes)
-    lost = {key: x for key, x, r in zip(move.haiku, originals, rebuilt)
-            if not np.array_equal(x, r)}
-    residual.update(lost)
+    xs = [np.asarray(tree[m][n]) for m, n in move.haiku]
+    lost = plan_mod.lost_sources(move, xs, ys)
+    residual.update((move.haiku[i], xs[i]) for i in lost)
     if lost:
-        ledger.notes.append(
-            f"{move.op.describe()}: NNX keeps one value where Haiku keeps "
-            f"{len(move.haiku)}; the others are kept as residual for an exact way back")
+        ledger.notes.append(plan_mod.residual_note(move))
 
 
 def port_to_haiku(
@@ -183,24 +178,19 @@ def to_nnx_arrays(
     params: Mapping, state: Mapping | None, program: Program,
 ) -> tuple[dict[str, np.ndarray], dict[HaikuKey, np.ndarray], Ledger]:
     """Flat {NNX path: array} without a model (for writing checkpoints), plus residual and ledger."""
-    tree = _merged(params, state)
+    leaves = [eager(kind, module, name, value)
+              for kind, tree in (("params", params), ("state", state or {}))
+              for module, values in tree.items() for name, value in values.items()]
+    plan = stream.forward_plan(leaves, program)
+    plan.ledger.check()
     out: dict[str, np.ndarray] = {}
-    ledger, residual = Ledger(), {}
-    present = {(m, n) for m, leaves in tree.items() for n in leaves}
-    wanted = set()
-    for move in plan_mod.program_moves(program):
-        wanted.update(move.haiku)
-        if not set(move.haiku) <= present:
-            ledger.unfilled.extend(f"{t} (checkpoint lacks {m}/{n})" for t in move.nnx
-                                   for m, n in move.haiku if (m, n) not in present)
-            continue
-        ys = plan_mod.forward_arrays(move, tree, None)
-        out.update(zip(move.nnx, ys))
-        ledger.moves.append(move.describe())
-        _keep_residual(move, tree, ys, residual, ledger)
-    ledger.unconsumed.extend(f"{m}/{n}" for m, n in sorted(present - wanted))
-    ledger.check()
-    return out, residual, ledger
+    residual: dict[HaikuKey, np.ndarray] = {}
+    for slot, payload in plan.items():
+        if slot.kind == "residual":
+            residual[(slot.module, slot.name)] = payload_array(payload, slot)
+        else:
+            out[slot.name] = payload_array(payload, slot)
+    return out, residual, plan.ledger
 
 
 def from_nnx_arrays(
@@ -208,27 +198,23 @@ def from_nnx_arrays(
     residual: Mapping[HaikuKey, np.ndarray] | None = None, *, moves: list[Move] | None = None,
 ) -> tuple[dict, dict]:
     """Inverse of to_nnx_arrays: Haiku (params, state) shaped as `program` says."""
-    specs = {v.haiku_key: v.spec.shape for v in program.variables}
-    collections = {v.haiku_key: v.collection for v in program.variables}
+    leaves = [eager("nnx", "", path, value) for path, value in values.items()]
+    leaves += [eager("residual", module, name, value)
+               for (module, name), value in (residual or {}).items()]
+    plan = stream.reverse_plan(leaves, program, moves)
+    plan.ledger.check()
     trees: dict[str, dict] = {"params": {}, "state": {}}
-    ledger = Ledger()
-    used = set()
-    for move in moves if moves is not None else plan_mod.program_moves(program):
-        missing = [t for t in move.nnx if t not in values]
-        if missing:
-            ledger.unfilled.extend(f"{m}/{n} (NNX lacks {', '.join(missing)})"
-                                   for m, n in move.haiku)
-            continue
-        used.update(move.nnx)
-        ys = [np.asarray(values[t]) for t in move.nnx]
-        xs = move.op.inverse(ys, move.lead, plan_mod.haiku_shapes(move, specs))
-        for key, x in zip(move.haiku, xs):
-            x = np.asarray(residual[key]) if residual and key in residual else x
-            trees[collections[key]].setdefault(key[0], {})[key[1]] = x
-    ledger.unconsumed.extend(sorted(set(values) - used))
-    ledger.check()
+    for slot, payload in plan.items():
+        trees[slot.kind].setdefault(slot.module, {})[slot.name] = payload_array(payload, slot)
     return trees["params"], trees["state"]
 
 
-__all__ = ["PortError", "PortResult", "port_to_nnx", "port_to_haiku", "to_nnx_arrays",
-           "from_nnx_arrays", "nnx_variables"]
+__all__ = [
+    "PortError",
+    "PortResult",
+    "from_nnx_arrays",
+    "nnx_variables",
+    "port_to_haiku",
+    "port_to_nnx",
+    "to_nnx_arrays",
+]

@@ -125,6 +125,23 @@ def haiku_shapes(move: Move, specs: Mapping[HaikuKey, tuple[int, ...]]) -> list[
 
 
 def forward_arrays(move: Move, tree: Tree, nnx_shapes: list[tuple[int, ...]] | None) -> list:
-    xs = [np.asarray(tree[m][n]) for m, n in move.haiku]
+    return forward_of(move, [np.asarray(tree[m][n]) for m, n in move.haiku], nnx_shapes)
+
+
+def forward_of(move: Move, xs: list, nnx_shapes: list[tuple[int, ...]] | None = None) -> list:
+    """The move's NNX arrays from its Haiku arrays (shapes predicted unless given)."""
     shapes = nnx_shapes or move.op.predict([x.shape[move.lead:] for x in xs], dict(move.attrs))
     return move.op.forward(xs, move.lead, shapes)
+
+
+def lost_sources(move: Move, xs: list, ys: list) -> list[int]:
+    """Indices of the Haiku arrays a many-to-fewer move's inverse would not rebuild exactly."""
+    if len(move.haiku) <= len(move.nnx):
+        return []
+    rebuilt = move.op.inverse(ys, move.lead, [x.shape[move.lead:] for x in xs])
+    return [i for i, (x, r) in enumerate(zip(xs, rebuilt)) if not np.array_equal(x, r)]
+
+
+def residual_note(move: Move) -> str:
+    return (f"{move.op.describe()}: NNX keeps one value where Haiku keeps {len(move.haiku)}; "
+            "the others are kept as residual for an exact way back")

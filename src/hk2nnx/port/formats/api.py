@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,9 @@ from hk2nnx.port.formats import layout, registry
 from hk2nnx.port.formats.atomic import atomic_output
 from hk2nnx.port.formats.errors import CheckpointError, short_reason
 from hk2nnx.port.formats.layout import HaikuKey, Leaf, Side
+from hk2nnx.port.formats.lazy import LazyLeaf, Payload, Slot
+from hk2nnx.port.formats.registry import Format
+from hk2nnx.port.plan import PortError
 
 PathLike = str | Path
 
@@ -54,22 +58,50 @@ def read_nnx_checkpoint(
     return flat, residual
 
 
-def _write(path: PathLike, leaves: Iterable[Leaf], side: Side, overwrite: bool,
-           fmt: str | None) -> Path:
+def _write_with(path: PathLike, side: Side, overwrite: bool, fmt: str | None,
+                fill: Callable[[Path, Format, str], None]) -> Path:
+    """Runs `fill(tmp, format, source)` inside the atomic writer; failures become one line."""
     out = Path(path)
     found = registry.for_writing(out, side, fmt)
     try:
         with atomic_output(out, overwrite=overwrite) as tmp:
-            found.write(tmp, leaves, side, str(out))
-    except CheckpointError:
+            fill(tmp, found, str(out))
+    except (CheckpointError, PortError):
         raise
     except OSError as err:
         reason = err.strerror or short_reason(err)
         raise CheckpointError(f"{out}: cannot write ({reason})") from None
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001  (a format library's failure, as one line)
         reason = short_reason(err)
         raise CheckpointError(f"{out}: cannot write as {found.name} ({reason})") from None
     return out
+
+
+def _write(path: PathLike, leaves: Iterable[Leaf], side: Side, overwrite: bool,
+           fmt: str | None) -> Path:
+    return _write_with(path, side, overwrite, fmt,
+                       lambda tmp, found, source: found.write(tmp, leaves, side, source))
+
+
+def open_leaves(path: PathLike, side: Side, *,
+                fmt: str | None = None) -> AbstractContextManager[list[LazyLeaf]]:
+    """`with open_leaves(path, side) as leaves:` every leaf's place, shape and dtype; data is
+    read by `leaf.load()` (npz and safetensors read it only then; other formats load whole)."""
+    path = Path(path)
+    return registry.for_reading(path, side, fmt).open_leaves(path, side)
+
+
+def write_stream(path: PathLike, slots: list[Slot], items: Iterable[tuple[Slot, Payload]],
+                 side: Side, *, overwrite: bool = False, fmt: str | None = None) -> Path:
+    """Writes a checkpoint whose leaves (`slots`) are known up front and whose data arrives one
+    leaf at a time; npz and safetensors hold at most one leaf, others gather them first."""
+    def fill(tmp: Path, found: Format, source: str) -> None:
+        with found.sink_for(tmp, slots, side, source) as sink:
+            for slot, payload in items:
+                sink.put(slot, payload)
+                del payload  # before the next leaf is read
+
+    return _write_with(path, side, overwrite, fmt, fill)
 
 
 def write_haiku_checkpoint(

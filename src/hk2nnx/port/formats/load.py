@@ -8,7 +8,6 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from hk2nnx.port.api import nnx_variables
 from hk2nnx.port.formats.api import read_nnx_checkpoint
 from hk2nnx.port.formats.errors import CheckpointError
 from hk2nnx.port.formats.layout import faults_text
@@ -33,6 +32,8 @@ def load_into(model: nnx.Module, path: str | Path, *, fmt: str | None = None) ->
     must have a home; otherwise nothing is changed and the error lists every mismatch. Residual
     Haiku leaves are ignored (they only matter for the way back to Haiku).
     """
+    from hk2nnx.port.api import nnx_variables  # the port API imports this package
+
     flat, _ = read_nnx_checkpoint(path, fmt=fmt)
     targets = nnx_variables(model)
     faults = fit_faults(targets, flat)
