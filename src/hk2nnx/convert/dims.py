@@ -166,6 +166,8 @@ class Evaluator:
         if handled:
             return dim
         args = [self.size(a.value) for a in call.args]
+        if m.matches(call.func, m.Call()):  # `hk.remat(f)(x)`: the transform's rule sizes it
+            return self.size(call.func)
         qualname = self.qualname(call.func)
         if is_concatenate_last(call, qualname) and m.matches(call.args[0].value,
                                                               m.List() | m.Tuple()):

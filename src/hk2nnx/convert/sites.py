@@ -97,10 +97,20 @@ def _calls(body: cst.CSTNode) -> list[cst.Call]:
 def _nested(call: cst.Call, method: cst.FunctionDef, ctx: FileContext) -> bool:
     node = ctx.parent(call)
     while node is not None and node is not method:
-        if m.matches(node, _NESTED):
+        if m.matches(node, _NESTED) and not _runs_once(node, ctx):
             return True
         node = ctx.parent(node)
     return False
+
+
+def _runs_once(node: cst.CSTNode, ctx: FileContext) -> bool:
+    """A lambda given to a transform that runs it once at init (`hk.remat`, `hk.vmap`)."""
+    arg = ctx.parent(node)
+    call = ctx.parent(arg)
+    if not (m.matches(node, m.Lambda()) and m.matches(arg, m.Arg()) and m.matches(call, m.Call())):
+        return False
+    rule = site_rule_for(ctx.qualname(call.func), ctx)
+    return getattr(rule, "runs_body_once", False)
 
 
 def _check_unhandled(call: cst.Call, ctx: FileContext, claimed: list[cst.Call],

@@ -1,0 +1,56 @@
+"""HK046 fori-loop: `hk.fori_loop(lower, upper, body_fun, init_val)` becomes `nnx.fori_loop`.
+
+What it converts: `hk.fori_loop` in a module method whose body uses modules built outside it
+(Haiku fails when the body creates parameters: its init unrolls one step, then the loop's
+state would change shape).
+Haiku: `x = hk.fori_loop(0, n, lambda i, x: layer(x), x)` with `layer` a module of the class.
+NNX: `x = nnx.fori_loop(0, n, lambda i, x: self.layer(x), x)`: the body reads the module it
+closes over, which NNX allows as long as nothing in it changes.
+Fix safety: review. A body that draws keys or updates state (dropout, batch norm, a key
+stream) of this class is refused; one that reaches such a module through a child fails at run
+time with a TraceContextError and needs the module passed in `init_val`.
+Guide section: "Transformations".
+"""
+
+from __future__ import annotations
+
+import libcst.matchers as m
+
+from hk2nnx.convert.findings import Refusal, Safety
+from hk2nnx.convert.rules import base
+from hk2nnx.convert.rules.lifted import LiftedRule, renamed
+
+INFO = base.info("HK046", "fori-loop", Safety.REVIEW, "Transformations", __name__)
+_STATEFUL = ("haiku.next_rng_key", "haiku.maybe_next_rng_key", "haiku.next_rng_keys",
+             "haiku.dropout", "haiku.set_state", "haiku.BatchNorm")
+
+
+class ForiLoopRule(LiftedRule):
+    info = INFO
+    haiku = "haiku.fori_loop"
+    nnx = "nnx.fori_loop"
+    names = ("lower", "upper", "body_fun", "init_val")
+    required = 4
+    usage = "hk.fori_loop(lower, upper, body_fun, init_val)"
+
+    def functions(self, site):
+        return [self.bound(site)["body_fun"].value]
+
+    def operands(self, site, plan):
+        return [self.bound(site)["init_val"].value]
+
+    def param_sizes(self, sizes):
+        return [None, *sizes]
+
+    def build(self, site, plan):
+        super().build(site, plan)
+        for call in m.findall(self.functions(site)[0], m.Call()):
+            if plan.ctx.qualname(call.func) in _STATEFUL:
+                raise Refusal("hk.fori_loop", "its body draws keys or updates state; pass the "
+                              "module through init_val by hand", INFO.section, INFO.code)
+
+    def schedule(self, site, plan) -> None:
+        plan.ctx.edit(site.ctor, lambda u: renamed(u, "nnx.fori_loop"))
+
+
+base.register_site(ForiLoopRule())

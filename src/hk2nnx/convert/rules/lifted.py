@@ -1,0 +1,153 @@
+"""Shared machinery for Haiku's lifted transforms (remat, vmap, cond, switch, fori_loop).
+
+Each rule names which arguments are functions; this base sizes their bodies from the operands,
+checks nothing unconverted hides in them, and rewrites them so the module travels as an
+operand: `lambda x: self.a(x)` becomes `lambda self, x: self.a(x)` with `self` passed first.
+NNX transforms may read a module they close over, but drawing a key or updating a statistic
+inside them must happen on a module passed in, so passing `self` is the form that always works.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+import libcst.matchers as m
+
+from hk2nnx.convert.findings import Refusal
+from hk2nnx.convert.names import is_haiku
+from hk2nnx.convert.rules import base
+from hk2nnx.convert.rules.args import bind, has_star
+
+_SPACE = cst.SimpleWhitespace(" ")
+_LONG = 72  # longer generated calls are laid out one argument per line
+
+
+class LiftedRule(base.SiteRule):
+    """A Haiku transform of functions, rewritten to its NNX namesake."""
+
+    kind = "function"
+    creates = False
+    needs_rngs = False
+    haiku: str = ""  # the qualified name claimed
+    nnx: str = ""  # the NNX function written instead
+    names: tuple[str, ...] = ()  # Haiku's parameters, in order
+    required = 1
+    usage = ""
+    runs_body_once = False  # a lambda argument runs once at init: it may build modules
+
+    def claims(self, qualname, ctx) -> bool:
+        return qualname == self.haiku
+
+    def attr_base(self, site, plan) -> str:
+        return self.nnx.rpartition(".")[2]
+
+    # -- what the call holds -------------------------------------------------------------------
+
+    def bound(self, site) -> dict[str, cst.Arg]:
+        if has_star(site.ctor):
+            raise Refusal(self.usage.partition("(")[0], f"call it as {self.usage}",
+                          self.info.section, self.info.code)
+        bound = bind(site.ctor, self.names)
+        if not set(self.names[:self.required]) <= set(bound):
+            raise Refusal(self.usage.partition("(")[0], f"call it as {self.usage}",
+                          self.info.section, self.info.code)
+        return bound
+
+    def functions(self, site) -> list[cst.BaseExpression]:
+        """The function arguments (branches, bodies) as written."""
+        raise NotImplementedError
+
+    def operands(self, site, plan) -> list[cst.BaseExpression]:
+        """The values the functions are applied to, in order."""
+        raise NotImplementedError
+
+    def applied(self, site, plan) -> cst.Call | None:
+        """`hk.remat(f)(x)`: the call applying the transformed function, if it is applied at once."""
+        parent = plan.ctx.parent(site.ctor)
+        return parent if m.matches(parent, m.Call()) and parent.func is site.ctor else None
+
+    # -- analysis ------------------------------------------------------------------------------
+
+    def out_dim(self, site, plan, ev):
+        """Sizes flow from the operands into each function's parameters and out of its body."""
+        sizes = [ev.size(o) for o in self.operands(site, plan)]
+        for arg in site.ctor.args:
+            if not any(arg.value is f for f in self.functions(site)):
+                ev.size(arg.value)
+        out = None
+        for fn in self.functions(site):
+            if m.matches(fn, m.Lambda()):
+                names = [p.name.value for p in fn.params.params]
+                saved, ev.env = ev.env, {**ev.env, **dict(zip(names, self.param_sizes(sizes)))}
+                try:
+                    size = ev.size(fn.body)
+                finally:
+                    ev.env = saved
+                out = out if out is not None else size
+        return out
+
+    def param_sizes(self, sizes: list) -> list:
+        """The sizes of a function's parameters given the operands' sizes."""
+        return sizes
+
+    def build(self, site, plan) -> None:
+        self.bound(site)
+        for fn in self.functions(site):
+            for call in m.findall(fn, m.Call()):
+                qualname = plan.ctx.qualname(call.func)
+                if is_haiku(qualname) and base.site_rule_for(qualname, plan.ctx) is None:
+                    raise Refusal(plan.ctx.code(call.func), f"no rule converts {qualname} yet",
+                                  self.info.section, "HK000", call)
+        return None
+
+
+
+def uses_self(functions: list[cst.BaseExpression]) -> bool:
+    """Whether the rewritten functions reach the module (`self.block(y)` once sites are done)."""
+    return any(m.findall(fn, m.Name("self")) for fn in functions)
+
+
+def with_self(fn: cst.BaseExpression) -> cst.BaseExpression:
+    """`lambda x: body` -> `lambda self, x: body`; `f` -> `lambda self, *args: f(*args)`."""
+    if m.matches(fn, m.Lambda()):
+        first = cst.Param(cst.Name("self"), comma=cst.Comma(whitespace_after=_SPACE))
+        params = fn.params.with_changes(params=[first, *fn.params.params])
+        if not fn.params.params and fn.params.star_arg is cst.MaybeSentinel.DEFAULT:
+            params = fn.params.with_changes(params=[first.with_changes(
+                comma=cst.MaybeSentinel.DEFAULT)])
+        return fn.with_changes(params=params)
+    code = cst.Module(body=[]).code_for_node(fn)
+    return cst.parse_expression(f"lambda self, *args: {code}(*args)")
+
+
+def insert_self(call: cst.Call, at: int) -> cst.Call:
+    """`call` with `self` as its positional argument number `at`."""
+    args = list(call.args)
+    new = cst.Arg(cst.Name("self"))
+    if at < len(args):
+        new = new.with_changes(comma=cst.Comma(whitespace_after=_SPACE))
+    elif args:
+        args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=_SPACE))
+    args.insert(at, new)
+    return call.with_changes(args=args)
+
+
+def renamed(call: cst.Call, nnx: str) -> cst.Call:
+    return call.with_changes(func=cst.parse_expression(nnx))
+
+
+def laid_out(call: cst.Call) -> cst.Call:
+    """A call too long for one line gets one argument per line (indented from its statement)."""
+    code = cst.Module(body=[]).code_for_node
+    if len(code(call)) <= _LONG:
+        return call
+    args = "".join(f"    {code(a.with_changes(comma=cst.MaybeSentinel.DEFAULT))},\n"
+                   for a in call.args)
+    return cst.parse_expression(f"{code(call.func)}(\n{args})")
+
+
+def without(call: cst.Call, keywords: set[str]) -> cst.Call:
+    """`call` without the named keyword arguments."""
+    args = [a for a in call.args if a.keyword is None or a.keyword.value not in keywords]
+    if args:
+        args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    return call.with_changes(args=args)
