@@ -29,6 +29,9 @@ class Arg:
     nnx: str | None  # None: consumed by the converter (e.g. `name` names the attribute)
     convert: str = COPY
     haiku_default: str | None = None  # passed explicitly when absent: NNX's default differs
+    # INITIALIZER: (in_axis, out_axis) in NNX's layout of the axes Haiku's fans count, when
+    # they differ from jax's (-2, -1) (transposed convolutions keep (..., out, in) in Haiku).
+    fan_axes: tuple[int, int] | None = None
     only: tuple[str, ...] = ()  # the only values (source text) NNX can express; else manual
     leaf: str | None = None  # INITIALIZER: the Haiku leaf it draws (faithful mode's default)
 
@@ -61,7 +64,12 @@ class ConstructorMapping:
     # and value), each the last-axis size of that call argument.
     input_sizes: tuple[tuple[str, str], ...] = ()
     rngs: bool = True  # the NNX constructor takes `rngs=` (stateless compat classes do not)
-    out_product: tuple[str, ...] = ()  # out_features absent: the product of these arguments
+    holds_variables: bool = True  # False: nothing to port (pooling)
+    # The output size when `out_features` is absent or None, over Haiku arguments and `{in}`
+    # (the input size): "{num_heads} * {key_size}", "{in} * {channel_multiplier}".
+    out_expr: str | None = None
+    derived: tuple[tuple[str, str], ...] = ()  # NNX arguments computed like `out_expr`
+    fixed: tuple[tuple[str, str], ...] = ()  # faithful mode: NNX arguments Haiku's math needs
 
     @property
     def haiku_class_name(self) -> str:
@@ -104,6 +112,53 @@ def _conv(cls: str, dims: int, data_format: str) -> ConstructorMapping:
     )
 
 
+def _conv_transpose(cls: str, dims: int, data_format: str) -> ConstructorMapping:
+    return ConstructorMapping(
+        f"haiku.{cls}", "nnx.ConvTranspose",
+        (
+            Arg("output_channels", "out_features"),
+            Arg("kernel_shape", "kernel_size", NTUPLE),
+            Arg("stride", "strides"),
+            Arg("output_shape", None, only=("None",)),
+            Arg("padding", "padding"),
+            Arg("with_bias", "use_bias"),
+            Arg("w_init", "kernel_init", INITIALIZER, leaf="w", fan_axes=(-1, -2)),
+            Arg("b_init", "bias_init", INITIALIZER, leaf="b"),
+            Arg("data_format", None, only=(repr(data_format), f'"{data_format}"')),
+            Arg("mask", None, only=("None",)),
+            _NAME,
+        ),
+        in_features="in_features", out_features="output_channels",
+        positional=("in_features", "out_features", "kernel_size"), spatial_dims=dims,
+        notes="Haiku keeps the kernel as spatial + (out, in), NNX as spatial + (in, out) (the "
+              "port swaps them); output_shape= and channels-first data_format have no NNX form",
+    )
+
+
+def _depthwise(cls: str, dims: int, data_format: str) -> ConstructorMapping:
+    return ConstructorMapping(
+        f"haiku.{cls}", "nnx.Conv",
+        (
+            Arg("channel_multiplier", None),
+            Arg("kernel_shape", "kernel_size", NTUPLE),
+            Arg("stride", "strides"),
+            Arg("rate", "kernel_dilation"),
+            Arg("padding", "padding"),
+            Arg("with_bias", "use_bias"),
+            *_W_B,
+            Arg("data_format", None, only=(repr(data_format), f'"{data_format}"')),
+            _NAME,
+        ),
+        in_features="in_features", out_features=None, out_expr="{in} * {channel_multiplier}",
+        derived=(("out_features", "{in} * {channel_multiplier}"),
+                 ("feature_group_count", "{in}")),
+        positional=("in_features", "out_features", "kernel_size"), spatial_dims=dims,
+        notes="an nnx.Conv with one group per input channel has Haiku's (..., 1, C * M) kernel",
+    )
+
+
+_STATS_ONLY = (("use_fast_variance", "False"),)  # Haiku computes the variance as E[(x - m)^2]
+
 CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
     ConstructorMapping(
         "haiku.Linear", "nnx.Linear",
@@ -114,6 +169,43 @@ CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
     _conv("Conv1D", 1, "NWC"),
     _conv("Conv2D", 2, "NHWC"),
     _conv("Conv3D", 3, "NDHWC"),
+    _conv_transpose("Conv1DTranspose", 1, "NWC"),
+    _conv_transpose("Conv2DTranspose", 2, "NHWC"),
+    _conv_transpose("Conv3DTranspose", 3, "NDHWC"),
+    _depthwise("DepthwiseConv1D", 1, "NWC"),
+    _depthwise("DepthwiseConv2D", 2, "NHWC"),
+    _depthwise("DepthwiseConv3D", 3, "NDHWC"),
+    ConstructorMapping(
+        "haiku.GroupNorm", "nnx.GroupNorm",
+        (
+            Arg("groups", "num_groups"),
+            Arg("axis", None, only=("slice(1, None)", "slice(1, None, None)")),
+            Arg("create_scale", "use_scale"),
+            Arg("create_offset", "use_bias"),
+            Arg("eps", "epsilon", haiku_default="1e-05"),
+            Arg("scale_init", "scale_init", INITIALIZER, leaf="scale"),
+            Arg("offset_init", "bias_init", INITIALIZER, leaf="offset"),
+            Arg("data_format", None, only=("'channels_last'", '"channels_last"')),
+            _NAME,
+        ),
+        in_features="num_features", out_features=None, positional=("num_features",),
+        call=(CallArg("x", 0, INPUT),),
+        fixed=_STATS_ONLY, notes="every non-batch axis is normalised, channels last",
+    ),
+    ConstructorMapping(
+        "haiku.InstanceNorm", "nnx.InstanceNorm",
+        (
+            Arg("create_scale", "use_scale"),
+            Arg("create_offset", "use_bias"),
+            Arg("eps", "epsilon", haiku_default="1e-05"),
+            Arg("scale_init", "scale_init", INITIALIZER, leaf="scale"),
+            Arg("offset_init", "bias_init", INITIALIZER, leaf="offset"),
+            Arg("data_format", None, only=("'channels_last'", '"channels_last"')),
+            _NAME,
+        ),
+        in_features="num_features", out_features=None, positional=("num_features",),
+        fixed=_STATS_ONLY, notes="channels-first data_format has no NNX form",
+    ),
     ConstructorMapping(
         "haiku.LayerNorm", "nnx.LayerNorm",
         (
@@ -203,7 +295,7 @@ COMPAT_CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
     _compat("MultiHeadAttention", ("num_heads", "key_size", "w_init_scale", "w_init",
                                    "with_bias", "b_init", "value_size", "model_size", "name"),
             call=("query", "key", "value", "mask"), in_features="in_features",
-            out_features="model_size", out_product=("num_heads", "key_size"),
+            out_features="model_size", out_expr="{num_heads} * {key_size}",
             input_sizes=(("key_features", "key"), ("value_features", "value")),
             notes="nnx.MultiHeadAttention has one qkv_features (Haiku allows value_size != "
                   "key_size), keeps heads as a separate kernel axis and scales the query "
@@ -220,7 +312,7 @@ COMPAT_CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
             in_features="input_size", out_features="hidden_size",
             notes="nnx.SimpleCell has one bias where Haiku's double_bias trains two"),
     *(_compat(cls, ("window_shape", "strides", "padding", "channel_axis", "name"),
-              call=("value",), rngs=False,
+              call=("value",), rngs=False, holds_variables=False,
               notes="nnx pooling never pools the last axis and counts SAME padding in averages; "
                     "Haiku infers full-rank windows from ints or short tuples")
       for cls in ("MaxPool", "AvgPool")),

@@ -22,11 +22,13 @@ _BARE = ("jax.numpy.zeros", "jax.numpy.ones")  # used uncalled: `w_init=jnp.zero
 
 
 def nnx_initializer(expr: cst.BaseExpression, ctx: FileContext, hoist: Hoister,
-                    rank: int | None = None) -> str | None:
+                    rank: int | None = None,
+                    fan_axes: tuple[int, int] | None = None) -> str | None:
     """`jax.nn.initializers.truncated_normal(0.1, ...)` for `hk.initializers.TruncatedNormal(0.1)`.
 
     None when the table has no entry, or the arguments have no equivalent in this mode.
-    `rank` is the parameter's rank when known (Haiku counts fans of vectors differently).
+    `rank` is the parameter's rank when known (Haiku counts fans of vectors differently);
+    `fan_axes` the (in, out) axes of NNX's layout where Haiku's fans lie, if not jax's.
     """
     is_call = m.matches(expr, m.Call())
     name = ctx.qualname(expr.func if is_call else expr) or ""
@@ -36,7 +38,8 @@ def nnx_initializer(expr: cst.BaseExpression, ctx: FileContext, hoist: Hoister,
     bound = bind(expr, [p for p, _ in rule.params]) if is_call else {}
     args = {k: ctx.code(hoist(a.value)) for k, a in bound.items()}
     try:
-        source = table.initializer_source(name, args, rank=rank)
+        axes = {"in_axis": fan_axes[0], "out_axis": fan_axes[1]} if fan_axes else {}
+        source = table.initializer_source(name, args, rank=rank, **axes)
     except (ValueError, SyntaxError):
         return None
     if source.compat and not modes.is_faithful():

@@ -22,6 +22,7 @@ Guide section: "Basic Module definition".
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import libcst as cst
 import libcst.matchers as m
@@ -78,20 +79,15 @@ class LayerRule(base.SiteRule):
 
     def out_dim(self, site, plan, inputs) -> dims.Dim:
         mapping = BY_HAIKU[site.data["qualname"]]
-        if mapping.out_features is None:
+        if mapping.out_features is None and mapping.out_expr is None:
             return inputs.get(_input_name(mapping))
         bound = self._bound(site)
-        given = bound.get(mapping.out_features)
-        if given is not None:
+        given = bound.get(mapping.out_features) if mapping.out_features else None
+        if given is not None and plan.ctx.code(given.value) != "None":
             return plan.hoist(given.value, site, site.data["construct"])
-        factors = [bound.get(name) for name in mapping.out_product]
-        if not factors or None in factors:
+        if mapping.out_expr is None:
             return None
-        out = plan.hoist(factors[0].value, site, site.data["construct"])
-        for factor in factors[1:]:
-            out = cst.BinaryOperation(dims.wrapped(out), cst.Multiply(), dims.wrapped(
-                plan.hoist(factor.value, site, site.data["construct"])))
-        return out
+        return _expression(mapping.out_expr, site, plan, bound, inputs.get(_input_name(mapping)))
 
     def build(self, site, plan) -> str:
         mapping = BY_HAIKU[site.data["qualname"]]
@@ -110,8 +106,14 @@ class LayerRule(base.SiteRule):
         for nnx_arg, call_arg in mapping.input_sizes:
             values[nnx_arg] = self._input_size(site, plan, mapping, call_arg)
         compat = compat_class(mapping)
+        if compat is None:
+            for nnx_arg, template in mapping.derived:
+                values[nnx_arg] = dims.code(_expression(
+                    template, site, plan, bound, cst.parse_expression(values[mapping.in_features])))
         for arg in mapping.args:
             values.update(self._convert(arg, bound.get(arg.haiku), site, plan, mapping, compat))
+        if compat is None and modes.is_faithful():
+            values.update(mapping.fixed)
         if mapping.compat_only:  # Haiku's own arguments first, then the sizes NNX needs
             sizes = [mapping.in_features, *(n for n, _ in mapping.input_sizes)]
             values = {**{k: v for k, v in values.items() if k not in sizes},
@@ -166,7 +168,8 @@ class LayerRule(base.SiteRule):
             return {arg.nnx: _ntuple(value, text, mapping, site.data["construct"])}
         if arg.convert == INITIALIZER and text != "None":
             converted = nnx_initializer(given.value, plan.ctx, lambda e: plan.hoist(
-                e, site, site.data["construct"], mapping.section), _rank(arg.leaf))
+                e, site, site.data["construct"], mapping.section), _rank(arg.leaf),
+                arg.fan_axes)
             if converted is None:
                 plan.ctx.report(INFO.code, given, f"{arg.haiku}={text} has no NNX initializer in "
                                 "the table; NNX's default is used (ported weights are exact, "
@@ -204,6 +207,20 @@ def compat_class(mapping: ConstructorMapping) -> str | None:
         return None
     target = leaf_table.resolve(leaf_table.BY_HAIKU[mapping.haiku], leaf_table.FAITHFUL)
     return target.nnx_class_name if target.is_compat else None
+
+
+def _expression(template: str, site, plan, bound: dict[str, cst.Arg],
+                in_dim: dims.Dim) -> cst.BaseExpression | None:
+    """`template` ("{in} * {channel_multiplier}") over the input size and Haiku's arguments."""
+    pieces = {}
+    for name in re.findall(r"\{(\w+)\}", template):
+        given = bound.get(name)
+        expr = in_dim if name == "in" else (
+            plan.hoist(given.value, site, site.data["construct"]) if given is not None else None)
+        if expr is None:
+            return None
+        pieces[name] = dims.code(dims.wrapped(expr))
+    return cst.parse_expression(template.format(**pieces))
 
 
 def _rank(leaf: str | None) -> int | None:
