@@ -59,7 +59,20 @@ def sizes_if_needed(analysis) -> dict[int, list[tuple[str, ...]]]:
 
 
 def _lacks_size(site) -> bool:
+    if getattr(site.rule, "needs_traced_shape", lambda _: False)(site):
+        return True  # a whole input shape (hk.Bias, ExponentialMovingAverage): only a trace has it
     return not site.inputs or next(iter(site.inputs.values()), None) is None
+
+
+def traced_shape(analysis, site, position: int) -> tuple[int, ...] | None:
+    """The full shape of the site's `position`-th input, if every traced instance agrees."""
+    shapes = set()
+    for described in analysis.traced.get(id(site), []):
+        try:
+            shapes.add(TensorSpec.parse(described[position]).shape)
+        except (ValueError, IndexError):
+            return None
+    return shapes.pop() if len(shapes) == 1 else None
 
 
 def _sites(t, analysis) -> dict:

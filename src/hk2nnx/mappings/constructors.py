@@ -65,6 +65,8 @@ class ConstructorMapping:
     input_sizes: tuple[tuple[str, str], ...] = ()
     rngs: bool = True  # the NNX constructor takes `rngs=` (stateless compat classes do not)
     holds_variables: bool = True  # False: nothing to port (pooling)
+    # (NNX argument, leading axes dropped): the input's whole shape, read from a trace
+    input_shape: tuple[str, int] | None = None
     # The output size when `out_features` is absent or None, over Haiku arguments and `{in}`
     # (the input size): "{num_heads} * {key_size}", "{in} * {channel_multiplier}".
     out_expr: str | None = None
@@ -311,6 +313,16 @@ COMPAT_CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
     _compat("VanillaRNN", ("hidden_size", "double_bias", "name"), call=("inputs", "prev_state"),
             in_features="input_size", out_features="hidden_size",
             notes="nnx.SimpleCell has one bias where Haiku's double_bias trains two"),
+    _compat("Bias", ("output_size", "bias_dims", "b_init", "name"), call=("inputs", "multiplier"),
+            input_shape=("input_size", 1),
+            notes="no NNX layer adds a bias over chosen axes of a whole input shape"),
+    _compat("ExponentialMovingAverage", ("decay", "zero_debias", "warmup_length", "name"),
+            call=("value", "update_stats"), input_shape=("shape", 0), rngs=False,
+            notes="Haiku's zero-debiased average with its counter; NNX has no such module"),
+    _compat("SpectralNorm", ("eps", "n_steps", "name"),
+            call=("value", "update_stats", "error_on_non_matrix"), input_shape=("shape", 0),
+            notes="nnx.SpectralNorm wraps a layer and keys its state by the layer's params; "
+                  "Haiku's normalises any value it is called on"),
     *(_compat(cls, ("window_shape", "strides", "padding", "channel_axis", "name"),
               call=("value",), rngs=False, holds_variables=False,
               notes="nnx pooling never pools the last axis and counts SAME padding in averages; "

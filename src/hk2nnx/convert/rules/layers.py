@@ -34,7 +34,8 @@ from hk2nnx.convert.names import haiku_default_name
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.args import bind, has_star, literal_string, render
 from hk2nnx.convert.rules.initializers import layer_default, nnx_initializer
-from hk2nnx.convert.traced import traced_size
+from hk2nnx.convert.traced import CODE as TRACED
+from hk2nnx.convert.traced import traced_shape, traced_size
 from hk2nnx.mappings import layers as leaf_table
 from hk2nnx.mappings.constructors import (
     BY_HAIKU,
@@ -73,6 +74,10 @@ class LayerRule(base.SiteRule):
             return haiku_default_name(mapping.haiku_class_name)
         return literal_string(given.value)
 
+    def needs_traced_shape(self, site) -> bool:
+        mapping = BY_HAIKU.get(site.data.get("qualname", ""))
+        return mapping is not None and mapping.input_shape is not None
+
     def input_names(self, site, plan, call) -> list[str]:
         mapping = BY_HAIKU[site.data["qualname"]]
         return [c.haiku for c in sorted(mapping.call, key=lambda c: c.position)]
@@ -105,6 +110,16 @@ class LayerRule(base.SiteRule):
             values[mapping.in_features] = dims.code(size)
         for nnx_arg, call_arg in mapping.input_sizes:
             values[nnx_arg] = self._input_size(site, plan, mapping, call_arg)
+        if mapping.input_shape is not None:
+            nnx_arg, dropped = mapping.input_shape
+            shape = traced_shape(plan.analysis, site, 0)
+            if shape is None:
+                raise Refusal(site.data["construct"], "it needs its input's whole shape, which "
+                              "only a trace shows: give --input or an init(...) call in the file",
+                              mapping.section, INFO.code)
+            values[nnx_arg] = repr(tuple(shape[dropped:]))
+            plan.ctx.report(TRACED, site.ctor, f"input shape {shape} of {site.data['construct']}"
+                            " read from a trace of the original", Severity.INFO, Safety.REVIEW)
         compat = compat_class(mapping)
         if compat is None:
             for nnx_arg, template in mapping.derived:
@@ -115,7 +130,8 @@ class LayerRule(base.SiteRule):
         if compat is None and modes.is_faithful():
             values.update(mapping.fixed)
         if mapping.compat_only:  # Haiku's own arguments first, then the sizes NNX needs
-            sizes = [mapping.in_features, *(n for n, _ in mapping.input_sizes)]
+            sizes = [mapping.in_features, *(n for n, _ in mapping.input_sizes),
+                     *(mapping.input_shape or ())[:1]]
             values = {**{k: v for k, v in values.items() if k not in sizes},
                       **{k: v for k, v in values.items() if k in sizes}}
         rngs = [("rngs", "rngs")] if mapping.rngs else []
