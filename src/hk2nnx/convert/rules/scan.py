@@ -1,13 +1,15 @@
 """HK040 scan: `hk.scan(module, carry, xs)` becomes `nnx.scan` over the module attribute.
 
 What it converts: `hk.scan` calls in module methods whose function is a module of the class
-(built in the method, `cell = RNNCell(...)`, or in `__init__`).
+(built in the method, `cell = RNNCell(...)`, or in `__init__`), or a lambda using modules built
+outside it (`lambda c, x: step(c, x)`; Haiku refuses modules created inside the scan).
 Haiku: `carry, y = hk.scan(cell, carry, jnp.swapaxes(x, 1, 0))` then
 `y = jnp.swapaxes(y, 0, 1)`: Haiku scans over the leading axis, so time goes first and back.
 NNX: `carry, y = nnx.scan(lambda carry, cell, x: cell(carry, x), in_axes=(nnx.Carry, None, 1),
 out_axes=(nnx.Carry, 1))(carry, self.rnn_cell, x)`: the module is broadcast (`None`), the scanned
 axis is given by `in_axes`/`out_axes`, and swapaxes that only served the scan go.
-`length`, `reverse` and `unroll` carry over.
+A lambda takes the module first (`lambda self, c, x: ...`, broadcast with `None`) when it
+uses one. `length`, `reverse` and `unroll` carry over.
 Fix safety: safe.
 Guide section: "Transformations".
 """
@@ -20,6 +22,7 @@ import libcst.matchers as m
 from hk2nnx.convert.findings import Refusal, Safety
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.args import bind_required
+from hk2nnx.convert.rules.lifted import uses_self, with_self
 
 INFO = base.info("HK040", "scan", Safety.SAFE, "Transformations", __name__)
 _NAMES = ("f", "init", "xs", "length", "reverse", "unroll")
@@ -43,7 +46,8 @@ class ScanRule(base.SiteRule):
         if "parts" in site.data:
             return site.data["parts"]
         bound = bind_required(site.ctor, _NAMES, 3, "hk.scan(module, carry, xs)", INFO)
-        module = _module_site(bound["f"].value, plan)
+        f = bound["f"].value
+        module = None if m.matches(f, m.Lambda()) else _module_site(f, plan)
         xs, in_axis = _unswapped(bound["xs"].value, plan.ctx)
         site.data["parts"] = {"bound": bound, "module": module, "xs": xs, "in_axis": in_axis}
         return site.data["parts"]
@@ -51,8 +55,10 @@ class ScanRule(base.SiteRule):
     def out_dim(self, site, plan, ev):
         parts = self._parts(site, plan)
         module = parts["module"]
-        names = module.rule.input_names(module, plan, None)
         sizes = [ev.size(parts["bound"]["init"].value), ev.size(parts["xs"])]
+        if module is None:
+            return _lambda_dim(parts["bound"]["f"].value, sizes, ev)
+        names = module.rule.input_names(module, plan, None)
         if module.inputs is None and len(names) >= 2:
             module.inputs = dict(zip(names, sizes))
 
@@ -65,7 +71,8 @@ class ScanRule(base.SiteRule):
         out_axis, follow = _swapped_back(site, ctx)
         if follow is not None:
             ctx.remove(follow)
-        keywords = [f"in_axes=(nnx.Carry, None, {parts['in_axis']})",
+        middle = "" if parts["module"] is None else "None, "
+        keywords = [f"in_axes=(nnx.Carry, {middle}{parts['in_axis']})",
                     f"out_axes=(nnx.Carry, {out_axis})"]
         keywords += [f"{k}={ctx.code(parts['bound'][k].value)}" for k in ("length", "reverse",
                                                                           "unroll")
@@ -75,18 +82,44 @@ class ScanRule(base.SiteRule):
         xs_index = list(site.ctor.args).index(xs_arg)
         inner = parts["xs"] is not xs_arg.value
 
+        f_index = list(site.ctor.args).index(parts["bound"]["f"])
+
         def rewrite(updated: cst.Call) -> cst.Call:
             xs = updated.args[xs_index].value
             if inner:
                 xs = xs.args[0].value
+            init = updated.args[init_index].value
+            if parts["module"] is None:
+                return _lambda_scan(updated.args[f_index].value, keywords, init, xs)
             code = (f"nnx.scan(\n    lambda carry, module, x: module(carry, x),\n"
                     f"    {', '.join(keywords)},\n)(_init, self.{parts['module'].attr}, _xs)")
             call = cst.parse_expression(code)
-            return call.with_changes(args=[call.args[0].with_changes(
-                value=updated.args[init_index].value), call.args[1],
-                call.args[2].with_changes(value=xs)])
+            return call.with_changes(args=[call.args[0].with_changes(value=init), call.args[1],
+                                           call.args[2].with_changes(value=xs)])
 
         ctx.edit(site.ctor, rewrite)
+
+
+def _lambda_dim(fn: cst.Lambda, sizes: list, ev):
+    """The size a scanned lambda returns, its parameters sized from the carry and the xs."""
+    names = [p.name.value for p in fn.params.params]
+    saved, ev.env = ev.env, {**ev.env, **dict(zip(names, sizes))}
+    try:
+        return ev.size(fn.body)
+    finally:
+        ev.env = saved
+
+
+def _lambda_scan(fn: cst.Lambda, keywords: list[str], init, xs) -> cst.Call:
+    """`nnx.scan(lambda self, c, x: ..., in_axes=(None, nnx.Carry, 0), ...)(self, init, xs)`."""
+    code = cst.Module(body=[]).code_for_node
+    operands = [code(init), code(xs)]
+    if uses_self([fn]):
+        fn = with_self(fn)
+        keywords = [k.replace("in_axes=(", "in_axes=(None, ", 1) for k in keywords]
+        operands.insert(0, "self")
+    return cst.parse_expression(f"nnx.scan(\n    {code(fn)},\n    {', '.join(keywords)},\n)"
+                                f"({', '.join(operands)})")
 
 
 def _module_site(f: cst.BaseExpression, plan):
