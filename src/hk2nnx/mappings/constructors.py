@@ -284,11 +284,16 @@ def _same(*names: str) -> tuple[Arg, ...]:
 
 def _compat(cls: str, args: tuple[str, ...], *, call: tuple[str, ...] = ("inputs",),
             in_features: str | None = None, out_features: str | None = None,
-            notes: str, **extra) -> ConstructorMapping:
-    """A Haiku layer that only a `_haiku_compat` class reproduces, in both modes."""
+            only: dict[str, tuple[str, ...]] | None = None, notes: str,
+            **extra) -> ConstructorMapping:
+    """A Haiku layer that only a `_haiku_compat` class reproduces, in both modes; `only`: the
+    values an argument the class lacks may take (it is then dropped)."""
     haiku = cls if "." in cls else f"haiku.{cls}"
-    calls = tuple(CallArg(a, i, INPUT if i == 0 else OTHER) for i, a in enumerate(call))
-    return ConstructorMapping(haiku, COMPAT + haiku.rsplit(".", 1)[-1], _same(*args),
+    calls = tuple(CallArg(a, i, INPUT if i == 0 else IS_TRAINING if a == "is_training" else
+                          OTHER) for i, a in enumerate(call))
+    mapped = tuple(Arg(a.haiku, None, only=only[a.haiku]) if a.haiku in (only or {}) else a
+                   for a in _same(*args))
+    return ConstructorMapping(haiku, COMPAT + haiku.rsplit(".", 1)[-1], mapped,
                               in_features=in_features, out_features=out_features, call=calls,
                               notes=notes, **extra)
 
@@ -323,6 +328,17 @@ COMPAT_CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
             call=("value", "update_stats", "error_on_non_matrix"), input_shape=("shape", 0),
             notes="nnx.SpectralNorm wraps a layer and keys its state by the layer's params; "
                   "Haiku's normalises any value it is called on"),
+    _compat("haiku.nets.VectorQuantizer", ("embedding_dim", "num_embeddings",
+                                           "commitment_cost", "dtype", "name",
+                                           "cross_replica_axis"),
+            call=("inputs", "is_training"), only={"cross_replica_axis": ("None",)},
+            notes="no NNX codebook layer; `is_training` changes nothing and is dropped"),
+    _compat("haiku.nets.VectorQuantizerEMA", ("embedding_dim", "num_embeddings",
+                                              "commitment_cost", "decay", "epsilon", "dtype",
+                                              "cross_replica_axis", "name"),
+            call=("inputs", "is_training"), only={"cross_replica_axis": ("None",)},
+            notes="the codebook is state moved by zero-debiased EMAs; `is_training` becomes "
+                  "the module's train/eval mode"),
     *(_compat(cls, ("window_shape", "strides", "padding", "channel_axis", "name"),
               call=("value",), rngs=False, holds_variables=False,
               notes="nnx pooling never pools the last axis and counts SAME padding in averages; "

@@ -24,4 +24,5 @@ from hk2nnx.convert.rules import switch as switch
 from hk2nnx.convert.rules import train_step as train_step
 from hk2nnx.convert.rules import transform as transform
 from hk2nnx.convert.rules import unsupported as unsupported
+from hk2nnx.convert.rules import vector_quantizer as vector_quantizer
 from hk2nnx.convert.rules import vmap as vmap

@@ -207,7 +207,8 @@ class LayerRule(base.SiteRule):
         """A compat class takes Haiku's own arguments, names and defaults."""
         if given is None or arg.haiku == "name":
             return {}
-        renamed = dataclasses.replace(arg, nnx=arg.haiku, haiku_default=None)
+        renamed = dataclasses.replace(arg, nnx=arg.haiku if arg.nnx else None,
+                                      haiku_default=None)
         return self._convert(renamed, given, site, plan, mapping)
 
     def rewrite_args(self, site, plan, call: cst.Call) -> cst.Call:
