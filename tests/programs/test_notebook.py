@@ -9,8 +9,8 @@ from hk2nnx.cli import main
 from hk2nnx.convert.notebook import cell_text, convert_notebook
 
 NOTEBOOK = Path(__file__).parent / "notebooks" / "haiku_mlp.ipynb"
-LOOP_CELL = "class Stack(hk.Module):\n    def __call__(self, x):\n        for w in (4, 4):\n" \
-            "            x = hk.Linear(w)(x)\n        return x\n"
+LOOP_CELL = "class Stack(hk.Module):\n    def __call__(self, x, n):\n        for _ in range(n):\n" \
+            "            x = hk.Linear(4)(x)\n        return x\n"
 
 
 def _convert(text: str | None = None):

@@ -83,7 +83,8 @@ def test_report_renders_in_chromium(converted, tmp_path):
     dom = _dump_dom(out.parent / f"{name}.html", tmp_path)
     for file in ("data.py", "models.py", "train.py"):
         assert f"{name}/{file}" in dom
-    assert '<div data-count="files"><dt>files</dt><dd>3</dd></div>' in dom
+    count = sum(p.suffix in (".py", ".ipynb") for p in (PROJECTS / name).iterdir())
+    assert f'<div data-count="files"><dt>files</dt><dd>{count}</dd></div>' in dom
     assert 'class="finding"' in dom and 'class="sbs"' in dom
     if name not in UNCONVERTED:  # the training script's model, verified on its init inputs
         assert '<div class="verify" data-status="passed"><p>verify <code>model</code>: ' \

@@ -26,9 +26,9 @@ class Net(hk.Module):
 
 
 class Stack(hk.Module):
-    def __call__(self, x):
-        for w in (4, 4):
-            x = hk.Linear(w)(x)
+    def __call__(self, x, n):
+        for _ in range(n):  # how many layers depends on the data: a TODO
+            x = hk.Linear(4)(x)
         return x
 '''
 PLAIN = "x = '<b>&'\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import re
@@ -39,6 +40,20 @@ class _Masked:
     starts: dict[int, int] = dataclasses.field(default_factory=dict)  # cell -> first program line
 
 
+@dataclasses.dataclass
+class NotebookProgram:
+    """A notebook loaded for conversion: its code cells as one masked Python program."""
+
+    text: str
+    notebook: dict[str, Any]
+    code_cells: list[int]
+    masked: _Masked
+
+    @property
+    def program(self) -> str:
+        return self.masked.program
+
+
 def convert_notebook(text: str, *, filename: str = "<notebook>",
                      inputs: dict[str, list[TensorSpec]] | None = None) -> NotebookResult:
     """Converts code cells together so a model defined in one cell resolves where another uses it.
@@ -46,20 +61,33 @@ def convert_notebook(text: str, *, filename: str = "<notebook>",
     Markdown, raw cells, metadata and ids are left as loaded; only cells whose code changed get
     new source, and their outputs are cleared because they no longer describe that code.
     """
+    loaded = load_program(text, filename)
+    result = convert_source(loaded.program, filename=filename, inputs=inputs)
+    return rebuild(loaded, result.code, result.findings, filename)
+
+
+def load_program(text: str, filename: str) -> NotebookProgram:
+    """Parses the notebook and masks its code cells into one program (see `rebuild`)."""
     notebook = json.loads(text)
     if notebook.get("nbformat") != 4:
         raise ValueError(f"{filename}: only nbformat 4 notebooks can be converted")
     cells = notebook.get("cells", [])
     code_cells = [i for i, cell in enumerate(cells) if cell.get("cell_type") == "code"]
-    masked = _mask(cells, code_cells)
-    result = convert_source(masked.program, filename=filename, inputs=inputs)
-    findings = [_place(f, masked.starts, filename) for f in result.findings]
-    if not result.changed:
-        return NotebookResult(text, False, findings, filename)
-    pieces = _split(_unmask(result.code, masked.magics), code_cells, filename)
-    changed = _apply(cells, pieces)
-    new_text = _dump(notebook, text) if changed else text
-    return NotebookResult(new_text, bool(changed), findings, filename, tuple(changed))
+    return NotebookProgram(text, notebook, code_cells, _mask(cells, code_cells))
+
+
+def rebuild(loaded: NotebookProgram, code: str, findings: list[Finding],
+            filename: str) -> NotebookResult:
+    """The notebook with `code` (the converted program) cut back into its cells; `findings`
+    at program lines are placed at `filename[cell N]:line`."""
+    placed = [_place(f, loaded.masked.starts, filename) for f in findings]
+    if code == loaded.program:
+        return NotebookResult(loaded.text, False, placed, filename)
+    notebook = copy.deepcopy(loaded.notebook)
+    pieces = _split(_unmask(code, loaded.masked.magics), loaded.code_cells, filename)
+    changed = _apply(notebook.get("cells", []), pieces)
+    new_text = _dump(notebook, loaded.text) if changed else loaded.text
+    return NotebookResult(new_text, bool(changed), placed, filename, tuple(changed))
 
 
 def cell_text(cell: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 import libcst as cst
 import libcst.matchers as m
 
+from hk2nnx.convert import notebook
 from hk2nnx.convert.api import ConvertResult, convert_source
 from hk2nnx.convert.findings import Finding
 from hk2nnx.convert.imports import PROVIDERS, schedule_imports
@@ -24,19 +25,25 @@ _MARK_RE = re.compile(r"^__hk2nnx_file__ = (\d+)\n", re.MULTILINE)
 def link(paths: list[Path]) -> dict[str, tuple[str, ...]]:
     """file -> the files converted with it (module definers first, the importer last).
 
-    A file that imports a Haiku module class from a sibling file is converted together with
-    that file, so a constructor and every call of it are rewritten from one analysis. A
-    definer goes with its first importer only; files without such imports are not listed.
+    A file (or notebook) that imports a Haiku module class from a sibling file is converted
+    together with that file, so a constructor and every call of it are rewritten from one
+    analysis. Each importer gets its own group (two scripts would clash as one program); a
+    definer's own result comes from its first group, a script's before a notebook's. Files
+    without such imports are not listed.
     """
     python = {p.resolve(): p for p in paths if p.suffix == ".py"}
     groups: dict[str, tuple[str, ...]] = {}
-    for path in python.values():
+    scripts_first = sorted((p for p in paths if p.suffix in (".py", ".ipynb")),
+                           key=lambda p: p.suffix == ".ipynb")
+    for path in scripts_first:
+        if str(path) in groups:
+            continue
         order = _closure(path, python, [])
-        if len(order) < 2 or any(str(p) in groups for p in order):
+        if len(order) < 2:
             continue
         group = tuple(str(p) for p in order)
         for member in group:
-            groups[member] = group
+            groups.setdefault(member, group)
     return groups
 
 
@@ -82,6 +89,8 @@ def _module_classes(path: Path) -> frozenset[str]:
 def _parse(path: Path) -> ast.Module | None:
     try:
         source = read_source(str(path))
+        if path.suffix == ".ipynb":
+            source = notebook.load_program(source, str(path)).program
         return ast.parse(source) if "haiku" in source else None
     except (OSError, ValueError, SyntaxError):
         return None
@@ -96,7 +105,8 @@ class _Program:
 
 
 def convert_group(group: tuple[str, ...], path: str,
-                  inputs: dict[str, list[TensorSpec]] | None = None) -> ConvertResult:
+                  inputs: dict[str, list[TensorSpec]] | None = None
+                  ) -> ConvertResult | notebook.NotebookResult:
     """`path`'s share of converting its group as one program (computed once per process)."""
     return _convert_all(group, _frozen(inputs))[group.index(path)]
 
@@ -106,17 +116,24 @@ def _frozen(inputs: dict | None) -> tuple:
 
 
 @functools.lru_cache(maxsize=16)
-def _convert_all(group: tuple[str, ...], inputs: tuple) -> tuple[ConvertResult, ...]:
+def _convert_all(group: tuple[str, ...], inputs: tuple
+                 ) -> tuple[ConvertResult | notebook.NotebookResult, ...]:
     sources = [read_source(p) for p in group]
-    program = _join(sources)
+    notebooks = {i: notebook.load_program(s, p) for i, (p, s) in enumerate(zip(group, sources))
+                 if p.endswith(".ipynb")}
+    texts = [notebooks[i].program if i in notebooks else s for i, s in enumerate(sources)]
+    program = _join(texts)
     result = convert_source(program.text, filename=group[-1], inputs=dict(inputs) or None)
-    pieces = _split(result.code, len(group), group[-1]) if result.changed else sources
+    pieces = _split(result.code, len(group), group[-1]) if result.changed else texts
     out = []
-    for i, (path, source, piece) in enumerate(zip(group, sources, pieces)):
-        code = _tidy_imports(piece) if piece != source else source
+    for i, (path, text, piece) in enumerate(zip(group, texts, pieces)):
+        code = _tidy_imports(piece) if piece != text else text
         findings = [_place(f, i, program.starts, path) for f in result.findings
                     if _file_of(f.line, program.starts) == i]
-        out.append(ConvertResult(code, code != source, findings, path))
+        if i in notebooks:
+            out.append(notebook.rebuild(notebooks[i], code, findings, path))
+        else:
+            out.append(ConvertResult(code, code != text, findings, path))
     return tuple(out)
 
 
