@@ -83,6 +83,10 @@ class LiftedRule(base.SiteRule):
                 finally:
                     ev.env = saved
                 out = out if out is not None else size
+            else:  # `self.encode`: the class's own method, sized as a call of it
+                args = [cst.Arg(o) for o in self.operands(site, plan)][:len(sizes)]
+                handled, size = ev.on_call(cst.Call(func=fn, args=args), ev)
+                out = out if out is not None or not handled else size
         return out
 
     def param_sizes(self, sizes: list) -> list:
