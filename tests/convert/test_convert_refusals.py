@@ -19,8 +19,8 @@ import haiku as hk
 
 
 class Stack(hk.Module):
-    def __call__(self, x):
-        for width in (4, 4):
+    def __call__(self, x, widths):
+        for width in widths:
             x = hk.Linear(width)(x)
         return x
 """
@@ -31,7 +31,7 @@ import haiku as hk
 
 class Net(hk.Module):
     def __call__(self, x):
-        return hk.nets.MLP([4, 2])(x)
+        return hk.nets.MobileNetV1(num_classes=2)(x, is_training=False)
 """
 
 LOCAL_ARGUMENT = """
@@ -57,8 +57,8 @@ import haiku as hk
 
 
 class Inner(hk.Module):
-    def __call__(self, x):
-        for _ in range(2):
+    def __call__(self, x, depth):
+        for _ in range(depth):
             x = hk.Linear(2)(x)
         return x
 
@@ -70,7 +70,7 @@ class Outer(hk.Module):
 
 CASES = {
     "loop": (LOOP, "hk.Linear — it runs inside a loop", 8),
-    "unknown_layer": (UNKNOWN_LAYER, "hk.nets.MLP — no rule converts haiku.nets.MLP yet", 7),
+    "unknown_layer": (UNKNOWN_LAYER, "hk.nets.MobileNetV1 — no rule converts haiku.nets.MobileNetV1 yet", 7),
     "local_argument": (LOCAL_ARGUMENT, "hk.Linear — its arguments use `width`", 7),
     "unfollowed_size": (UNFOLLOWED_SIZE, "hk.Linear — the size of its input cannot be", 7),
     "parent_of_refused": (PARENT_OF_REFUSED, "Inner — class Inner is not converted", 14),

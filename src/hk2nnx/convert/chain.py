@@ -24,19 +24,38 @@ def is_layer(qualname: str | None) -> bool:
     return mapping is not None and bool(mapping.in_features) and not mapping.input_sizes
 
 
+def _part(site: Site, call: cst.Call, qualname: str) -> Site:
+    return Site(_LAYER, site.method, call, env=site.env,
+                data={"qualname": qualname, "construct": site.data["construct"]})
+
+
+def layer_name(site: Site, plan, call: cst.Call, qualname: str) -> str:
+    """The name Haiku gives the table layer `call` (before numbering)."""
+    return _LAYER.haiku_name(_part(site, call, qualname), plan)
+
+
 def build_layer(site: Site, plan, call: cst.Call, qualname: str,
                 in_dim: dims.Dim) -> tuple[str, dims.Dim]:
     """NNX code for the table layer `call` fed `in_dim`, and the size it puts out."""
     mapping = BY_HAIKU[qualname]
-    part = Site(_LAYER, site.method, call, env=site.env,
-                data={"qualname": qualname, "construct": site.data["construct"]})
-    name = next(c.haiku for c in mapping.call if c.role == INPUT)
-    part.inputs = {name: in_dim}
+    part = _fed(site, call, qualname, in_dim)
     if in_dim is None and mapping.in_features:
         raise Refusal(site.data["construct"], "the size of its input cannot be followed through "
                       "the code; pass it to the constructor by hand or give --input",
                       mapping.section)
     return _LAYER.build(part, plan), _LAYER.out_dim(part, plan, part.inputs)
+
+
+def layer_out(site: Site, plan, call: cst.Call, qualname: str, in_dim: dims.Dim) -> dims.Dim:
+    """The size the table layer `call` puts out when fed `in_dim` (nothing is built)."""
+    part = _fed(site, call, qualname, in_dim)
+    return _LAYER.out_dim(part, plan, part.inputs)
+
+
+def _fed(site: Site, call: cst.Call, qualname: str, in_dim: dims.Dim) -> Site:
+    part = _part(site, call, qualname)
+    part.inputs = {next(c.haiku for c in BY_HAIKU[qualname].call if c.role == INPUT): in_dim}
+    return part
 
 
 def input_size(site: Site, plan, name: str) -> dims.Dim:
@@ -51,10 +70,11 @@ def input_size(site: Site, plan, name: str) -> dims.Dim:
 
 
 def container(head: str, parts: list[str], plan, limit: int = 72) -> str:
-    """`head(a, b, ...)` on one line when short, else one element per line (as if unindented:
-    libcst indents continuation lines with the statement that holds them)."""
-    line = f"{head}({', '.join(parts)})"
+    """`head(a, b, ...)` (`nnx.List([a, b, ...])`) on one line when short, else one element per
+    line (as if unindented: libcst indents continuation lines with the statement)."""
+    opening, closing = ("([", "])") if head == "nnx.List" else ("(", ")")
+    line = f"{head}{opening}{', '.join(parts)}{closing}"
     if len(line) <= limit:
         return line
     unit = plan.ctx.tree.default_indent
-    return f"{head}(\n" + "".join(f"{unit}{p},\n" for p in parts) + ")"
+    return f"{head}{opening}\n" + "".join(f"{unit}{p},\n" for p in parts) + closing

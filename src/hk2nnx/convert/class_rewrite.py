@@ -133,6 +133,7 @@ def schedule_site(site: sites.Site, plan: ClassPlan) -> None:
     for call in site.applies:
         ctx.edit(call, lambda u, s=site: s.rule.rewrite_args(
             s, plan, u.with_changes(func=cst.parse_expression(attr_expr))))
+    site.rule.schedule_extra(site, plan)
     if site.method == sites.INIT:
         ctx.replace(site.ctor, site.data["code"])
         if site.target != site.attr:

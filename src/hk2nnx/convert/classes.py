@@ -139,13 +139,15 @@ class ClassPlan(SizesMixin):
         counters: dict[str, collections.Counter] = {}
         paths: dict[Site, str] = {}
         for site in (s for s in self.sites if s.is_module):
-            base, number = split_number(site.rule.haiku_name(site, self))
             scope = f"stack:{id(site.data['stack']['def'])}" if site.data.get("stack") else \
                 site.method
             counter = counters.setdefault(scope, collections.Counter())
-            n = counter[base] if number is None else number
-            site.haiku_name = f"{base}_{n}" if number is not None or n else base
-            counter[base] = max(counter[base], n + 1)
+            inner = [_numbered(counter, n) for n in site.rule.inner_names(site, self)]
+            own = site.rule.haiku_name(site, self)  # None: a loop, which builds only `inner`
+            site.haiku_name = _numbered(counter, own) if own is not None else inner[0]
+            if inner:  # a container: NNX names it after the modules it holds
+                site.data["inner"] = inner
+                site.data["container"] = naming.container_name(naming.container_slot(inner[0])[0])
             paths[site] = self._relative_path(site)
         attrs = naming.module_paths(paths.values(), strip_root=not self.is_function)
         taken = set(self.attributes) - {s.target for s in paths if s.target}
@@ -170,7 +172,7 @@ class ClassPlan(SizesMixin):
         if site.data.get("stack"):
             scope = f"{STACK_MARKER}/"
         prefix = "" if self.is_function else f"{_ROOT}/"
-        return f"{prefix}{scope}{site.haiku_name}"
+        return f"{prefix}{scope}{site.data.get('container') or site.haiku_name}"
 
     # -- helpers for rules -------------------------------------------------------------------
 
@@ -190,3 +192,11 @@ class ClassPlan(SizesMixin):
         except Refusal:
             return False
         return True
+
+
+def _numbered(counter: collections.Counter, name: str) -> str:
+    """Haiku's numbering within one scope: `linear`, `linear_1`, ...; explicit numbers kept."""
+    base, number = split_number(name)
+    n = counter[base] if number is None else number
+    counter[base] = max(counter[base], n + 1)
+    return f"{base}_{n}" if number is not None or n else base

@@ -16,7 +16,7 @@ def assignment(target: str, call: str, depth: int, unit: str = "    ",
     Continuation lines are indented relative to the statement: libcst adds the block's indent.
     """
     line = f"{target} = {call}"
-    if len(unit) * depth + len(line) <= limit:
+    if len(unit) * depth + len(line) <= limit or "\n" in call:  # short, or laid out already
         return line + "\n"
     parsed = cst.parse_expression(call)
     if not m.matches(parsed, m.Call()) or not parsed.args:

@@ -60,9 +60,10 @@ def find_sites(method: cst.FunctionDef, ctx: FileContext, section: str = SECTION
     rules = {call: site_rule_for(ctx.qualname(call.func), ctx) for call in calls}
     claimed = [c for c, r in rules.items() if r is not None]
     decorators = [s["decorator"].decorator for s in stacks]
+    owned = _owned(rules)
     for call in calls:
         rule = rules[call]
-        if any(call is d for d in decorators):
+        if any(call is d for d in decorators) or id(call) in owned:
             continue
         if rule is None:
             _check_unhandled(call, ctx, claimed, section)
@@ -73,9 +74,10 @@ def find_sites(method: cst.FunctionDef, ctx: FileContext, section: str = SECTION
                               data={"construct": ctx.code(call.func), "stack": stack}))
             continue
         if rule.creates and _nested(call, method, ctx):
-            raise Refusal(ctx.code(call.func), "it runs inside a loop, branch or nested function, "
-                          "so how many Haiku modules it builds depends on the data", section,
-                          node=call)
+            from hk2nnx.convert.rules.module_loops import loop_site  # a loop of fixed length
+
+            sites.append(loop_site(rule, name, call, method, ctx, section))
+            continue
         site = Site(rule, name, call, data={"construct": ctx.code(call.func)})
         if rule.kind == "module":
             _place_module(site, call, ctx, locals_, section)
@@ -92,6 +94,16 @@ def _stacks(method: cst.FunctionDef, ctx: FileContext) -> list[dict]:
 
 def _calls(body: cst.CSTNode) -> list[cst.Call]:
     return list(m.findall(body, m.Call()))
+
+
+def _owned(rules: dict[cst.Call, SiteRule | None]) -> set[int]:
+    """Calls inside the arguments of a container (`hk.Sequential([...])`): its rule builds them."""
+    out: set[int] = set()
+    for call, rule in rules.items():
+        if rule is not None and rule.owns_arguments:
+            for arg in call.args:
+                out.update(id(c) for c in m.findall(arg, m.Call()))
+    return out
 
 
 def _nested(call: cst.Call, method: cst.FunctionDef, ctx: FileContext) -> bool:

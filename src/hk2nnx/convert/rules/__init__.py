@@ -12,12 +12,14 @@ from hk2nnx.convert.rules import get_parameter as get_parameter
 from hk2nnx.convert.rules import layer_stack as layer_stack
 from hk2nnx.convert.rules import layers as layers
 from hk2nnx.convert.rules import mlp as mlp
+from hk2nnx.convert.rules import module_loops as module_loops
 from hk2nnx.convert.rules import module_subclass as module_subclass
 from hk2nnx.convert.rules import params_read as params_read
 from hk2nnx.convert.rules import remat as remat
 from hk2nnx.convert.rules import rng as rng
 from hk2nnx.convert.rules import running_init as running_init
 from hk2nnx.convert.rules import scan as scan
+from hk2nnx.convert.rules import sequential as sequential
 from hk2nnx.convert.rules import state as state
 from hk2nnx.convert.rules import submodule as submodule
 from hk2nnx.convert.rules import switch as switch

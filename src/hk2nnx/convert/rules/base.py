@@ -40,6 +40,14 @@ class SiteRule:
 
     shared_name = False  # function rules: the attribute name is fixed (parameter/state names)
     creates = True  # builds something Haiku names: may not sit in loops or branches
+    owns_arguments = False  # containers: the calls in its arguments are its own, not sites
+
+    def schedule_extra(self, site, plan) -> None:
+        """Module rules: edits beyond the construction and its applications (a loop's header)."""
+
+    def inner_names(self, site, plan) -> list[str]:
+        """Containers: Haiku names (before numbering) of the modules built for it, in order."""
+        return []
 
     def claims(self, qualname: str, ctx: FileContext) -> bool:
         raise NotImplementedError
