@@ -1,8 +1,9 @@
 """`convert --report` verifies each converted model whose sample inputs are known.
 
-One run over copies of a guide example: the faithful conversion passes, a conversion patched to
-rename a weight or to compute something else fails, an `init` fed by a function call is skipped
-with the `--input` hint, and a file whose definitions raise is one ERROR line, not an abort.
+One run over copies of a guide example: the faithful conversion passes; a conversion patched to
+rename a weight or to compute something else fails; an `init` input built from an imported size
+is evaluated; one fed by the user's own function is skipped with the `--input` hint; a file whose
+definitions raise is one ERROR line, not an abort.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ def project(tmp_path_factory) -> Path:
         (src / name).write_text(text)
     (src / "unknown.py").write_text(text.replace("jnp.ones((3, 4))", "load()").replace(
         "\n\nmodel =", "\n\ndef load():\n    return jnp.ones((3, 4))\n\n\nmodel ="))
+    (src / "sizes.py").write_text("WIDTH = 4\n")
+    (src / "imported.py").write_text(text.replace("jnp.ones((3, 4))", "jnp.ones((3, WIDTH))").replace(
+        "import jax.numpy as jnp\n", "import jax.numpy as jnp\nfrom sizes import WIDTH\n"))
     (src / "raises.py").write_text(text.replace("\n\nmodel =", "\n\nSCALE = int('boom')\nmodel ="))
     return src
 
@@ -75,6 +79,10 @@ def test_a_renamed_weight_fails(lines):
 
 def test_different_numbers_fail_with_their_size(lines):
     assert re.match(r"FAIL outputs 0/1 max abs [1-9]", lines["wrong"]), lines["wrong"]
+
+
+def test_inputs_built_from_imported_names_are_evaluated(lines):
+    assert lines["imported"].startswith("PASS outputs 1/1"), lines["imported"]
 
 
 def test_unknown_inputs_are_skipped_with_the_flag_to_give_them(lines):

@@ -56,14 +56,56 @@ def find_samples(source: str, filename: str,
             t.inits = transforms._inits(t, analysis)
         except Refusal:
             continue  # no module-level init: the converter left it as it was
-        sample = traced._sample(t, analysis)
+        sample = _sample(t, analysis)
         if t.multi:
             out.append(Sample(t.var, skipped="multi_transform: run `hk2nnx verify --method`"))
         elif sample is None:
             out.append(Sample(t.var, skipped=f"sample inputs unknown: give --input {t.var}=SPEC"))
         else:
-            out.append(_keyword_flags(Sample(t.var, tuple(sample[0]), sample[1]), t.fn))
+            out.append(_keyword_flags(sample, t.fn))
     return out
+
+
+@dataclasses.dataclass(frozen=True)
+class _Expr:
+    """An input built from the file's own names (`jnp.zeros((1, SEQ_LEN), jnp.int32)` with
+    SEQ_LEN imported): evaluated among the original's definitions, kept as its TensorSpec."""
+
+    code: str
+
+
+def _sample(t: transforms.Transformed, analysis: FileAnalysis) -> Sample | None:
+    """The first init call's inputs: static specs and literals as the converter reads them,
+    else array-building expressions of safe calls only (no user function runs)."""
+    args, kwargs = [], {}
+    for position, arg in enumerate(t.inits[0].call.args[1:]):
+        value = traced._value(arg.value, analysis, (t.fn.name.value, t.var), position)
+        if value is traced._UNKNOWN and _safe(arg.value, analysis.ctx):
+            value = _Expr(analysis.ctx.code(arg.value))
+        if value is traced._UNKNOWN or arg.star:
+            return None
+        if arg.keyword is None:
+            args.append(value)
+        else:
+            kwargs[arg.keyword.value] = value
+    return Sample(t.var, tuple(args), kwargs)
+
+
+def _safe(expr: cst.BaseExpression, ctx: FileContext) -> bool:
+    calls = m.findall(expr, m.Call())
+    return bool(calls) and all((ctx.qualname(c.func) or "").startswith(traced._SAFE_CALLS)
+                               for c in calls)
+
+
+def _resolved(sample: Sample, namespace: dict) -> tuple[tuple, dict]:
+    """`_Expr` inputs evaluated among the original's definitions, arrays as their specs."""
+    def one(value: Any) -> Any:
+        if not isinstance(value, _Expr):
+            return value
+        array = eval(value.code, namespace)  # safe calls only, see `_safe`
+        return TensorSpec.of(array) if hasattr(array, "shape") else array
+
+    return tuple(one(a) for a in sample.args), {k: one(v) for k, v in sample.kwargs.items()}
 
 
 def _keyword_flags(sample: Sample, fn: cst.FunctionDef) -> Sample:
@@ -132,7 +174,8 @@ def _verify_one(sample: Sample, haiku: tuple[Path, str], nnx: tuple[Path, str],
     try:
         original = _definitions(*haiku, sample.var, folder)
         converted = _definitions(*nnx, sample.var, folder)
-        report = hk2nnx.verify(original, converted, *sample.args, **sample.kwargs)
+        args, kwargs = _resolved(sample, original)
+        report = hk2nnx.verify(original[sample.var], converted[sample.var], *args, **kwargs)
     except hk2nnx.PortError as err:  # the converted model's layout is not the original's
         return VerifyResult(sample.var, "failed", f"weights do not fit: {_one_line(err)}")
     except Exception as err:  # noqa: BLE001  (the user's code or the conversion failed)
@@ -146,8 +189,8 @@ def _one_line(err: Exception, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _definitions(path: Path, source: str, var: str, fallback: Path) -> Any:
-    """`var` after running the file's definitions and its `var = ...` statements."""
+def _definitions(path: Path, source: str, var: str, fallback: Path) -> dict:
+    """The namespace after running the file's definitions and its `var = ...` statements."""
     ctx = FileContext(source, str(path))
     kept = [s for s in ctx.tree.body if traced._is_definition(s, ctx) or _assigns(s, var)]
     namespace: dict = {"__name__": f"_hk2nnx_verify_{path.stem}", "__file__": str(path)}
@@ -155,7 +198,7 @@ def _definitions(path: Path, source: str, var: str, fallback: Path) -> Any:
         exec(compile(cst.Module(body=kept).code, str(path), "exec"), namespace)  # noqa: S102
     if var not in namespace:
         raise LookupError(f"{path.name} defines no {var!r} at module level")
-    return namespace[var]
+    return namespace
 
 
 def _assigns(stmt: cst.CSTNode, var: str) -> bool:
