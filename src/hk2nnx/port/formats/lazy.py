@@ -17,6 +17,7 @@ import numpy as np
 
 from hk2nnx.port.formats.errors import CheckpointError
 from hk2nnx.port.formats.layout import Kind, Leaf
+from hk2nnx.port.formats.spans import Span, copy_span
 
 CHUNK = 8 << 20  # bytes per read or write of a streamed array
 
@@ -51,6 +52,7 @@ class LazyLeaf(Slot):
 
     load: Callable[[], np.ndarray] = dataclasses.field(repr=False, default=None)  # type: ignore
     raw: Callable[[], Iterator[memoryview]] | None = dataclasses.field(repr=False, default=None)
+    span: Span | None = dataclasses.field(repr=False, default=None)  # where the bytes lie
 
     def chunks(self) -> Iterator[memoryview]:
         return self.raw() if self.raw is not None else array_chunks(self.load())
@@ -113,9 +115,13 @@ def file_chunks(handle: IO[bytes], offset: int, nbytes: int, source: str) -> Ite
 
 
 def write_payload(handle: IO[bytes], payload: Payload, slot: Slot, source: str,
-                  checksum: bool = False) -> int:
+                  checksum: bool = False, direct: bool = False) -> int:
     """Writes the payload's bytes; returns their CRC-32 (0 unless `checksum`). A payload of the
-    wrong size is refused: the slot's shape and dtype were promised to the file's header."""
+    wrong size is refused: the slot's shape and dtype were promised to the file's header. With
+    `direct` (`handle` is a real file), bytes lying in a source file are copied by the kernel."""
+    if (direct and isinstance(payload, LazyLeaf) and payload.span is not None
+            and payload.span.nbytes == slot.nbytes):
+        return copy_span(payload.span, handle, checksum)
     written = crc = 0
     for chunk in payload_chunks(payload):
         handle.write(chunk)

@@ -26,6 +26,7 @@ from hk2nnx.port.formats.errors import CheckpointError, reading
 from hk2nnx.port.formats.flatkeys import FlatDecoder, FlatEncoder
 from hk2nnx.port.formats.layout import Leaf, Side
 from hk2nnx.port.formats.lazy import LazyLeaf, Payload, Slot, file_chunks, write_payload
+from hk2nnx.port.formats.spans import Span
 
 META_CRC = "hk2nnx_crc32"
 _WIDEST_CRC = 0xFFFFFFFF
@@ -100,7 +101,8 @@ def _lazy(handle: IO[bytes], decoder: FlatDecoder, key: str, entry: dict, start:
         if crc is not None and running != crc:
             raise _corrupt(source, key)
 
-    return LazyLeaf(*decoder.place(key), shape, dtype, load=load, raw=raw)
+    return LazyLeaf(*decoder.place(key), shape, dtype, load=load, raw=raw,
+                    span=Span(handle, begin, end - begin, crc, source, key))
 
 
 @contextlib.contextmanager
@@ -152,7 +154,8 @@ class SafetensorsSink(sinks.Sink):
 
     def write(self, slot: Slot, payload: Payload) -> None:
         key = self.keys[self.done]
-        self.crcs[key] = write_payload(self.handle, payload, slot, self.source, checksum=True)
+        self.crcs[key] = write_payload(self.handle, payload, slot, self.source, checksum=True,
+                                       direct=True)
 
     def finish(self) -> None:
         with self.handle:

@@ -1,0 +1,76 @@
+"""Copying a leaf's bytes from one file to another without bringing them through Python.
+
+A leaf that a port passes through unchanged (a rename or a reshape) and whose bytes sit at a known
+place in the source file (safetensors) is copied by the kernel (`os.copy_file_range`, as
+`shutil.copyfile` does), 64 MB at a time; its CRC-32 is computed on a read-only mapping of the
+same range, so no user-space copy is made. Where the kernel call is missing or refuses (another
+filesystem, an old kernel) the bytes go through `pread`/`write` instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import mmap
+import os
+import zlib
+from typing import IO
+
+from hk2nnx.port.formats.errors import CheckpointError
+
+STEP = 64 << 20
+_POPULATE = getattr(mmap, "MAP_POPULATE", 0)  # fault the range in with one call
+
+
+@dataclasses.dataclass(frozen=True)
+class Span:
+    """`nbytes` bytes at `offset` of an open file, with the CRC-32 the file claims for them."""
+
+    handle: IO[bytes]
+    offset: int
+    nbytes: int
+    crc: int | None
+    source: str
+    key: str
+
+
+def _crc(fd: int, offset: int, nbytes: int, running: int) -> int:
+    start = offset - offset % mmap.ALLOCATIONGRANULARITY
+    with mmap.mmap(fd, offset - start + nbytes, flags=mmap.MAP_SHARED | _POPULATE,
+                   prot=mmap.PROT_READ, offset=start) as mapped, memoryview(mapped) as view:
+        return zlib.crc32(view[offset - start:], running)
+
+
+def _copy(fd_in: int, fd_out: int, offset_in: int, offset_out: int, nbytes: int) -> None:
+    done = 0
+    while done < nbytes:
+        try:
+            got = os.copy_file_range(fd_in, fd_out, nbytes - done, offset_in + done,
+                                     offset_out + done)
+        except (AttributeError, OSError):
+            got = 0
+        if not got:
+            data = os.pread(fd_in, min(STEP, nbytes - done), offset_in + done)
+            if not data:
+                raise OSError(f"source ends {nbytes - done} bytes early")
+            got = os.pwrite(fd_out, data, offset_out + done)
+        done += got
+
+
+def copy_span(span: Span, out: IO[bytes], checksum: bool) -> int:
+    """Appends the span's bytes to `out` (a real file); returns their CRC-32 (0 unless
+    `checksum`); a span whose file claims a CRC is checked against it."""
+    check = span.crc is not None
+    out.flush()
+    position = out.tell()
+    fd_in, fd_out = span.handle.fileno(), out.fileno()
+    running = 0
+    for done in range(0, span.nbytes, STEP):
+        size = min(STEP, span.nbytes - done)
+        if checksum or check:
+            running = _crc(fd_in, span.offset + done, size, running)
+        _copy(fd_in, fd_out, span.offset + done, position + done, size)
+    out.seek(position + span.nbytes)
+    if check and running != span.crc:
+        raise CheckpointError(f"{span.source}: tensor {span.key!r} fails its CRC-32 check; the "
+                              "file is corrupted")
+    return running if checksum else 0
