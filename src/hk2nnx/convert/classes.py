@@ -132,7 +132,8 @@ class ClassPlan(SizesMixin):
         for method in ([self.init] if self.init else []) + list(self.methods.values()):
             applications(method, self.sites, self.ctx)
         for site in self.sites:
-            for call in site.applies if site.is_module else [site.ctor]:
+            for call in [*site.applies, *site.data.get("uses", ())] if site.is_module else [
+                    site.ctor]:
                 self._by_call[call] = site
 
     def _name(self) -> None:
@@ -170,7 +171,7 @@ class ClassPlan(SizesMixin):
     def _relative_path(self, site: Site) -> str:
         scope = {INIT: "~/", CALL: ""}.get(site.method, f"~{site.method}/")
         if site.data.get("stack"):
-            scope = f"{STACK_MARKER}/"
+            scope = f"{site.data['stack'].get('marker', STACK_MARKER)}/"
         prefix = "" if self.is_function else f"{_ROOT}/"
         return f"{prefix}{scope}{site.data.get('container') or site.haiku_name}"
 

@@ -71,8 +71,9 @@ class SizesMixin:
             return True, constructed
         stacked = self._stack_call(call)
         if stacked is not None:
-            inputs = {stacked.rule.input_names(stacked, self, stacked.apply)[0]:
-                      ev.size(call.args[0].value)} if call.args else {}
+            names = stacked.rule.input_names(stacked, self, stacked.apply)
+            given = call.args[:1 + stacked.data["stack"].get("per_layer", 0)]
+            inputs = {n: ev.size(a.value) for n, a in zip(names, given)}
             if stacked.inputs is None or not any(stacked.inputs.values()):
                 stacked.inputs = inputs  # a lambda's body was read before its input was known
             return True, stacked.rule.out_dim(stacked, self, inputs)

@@ -12,7 +12,7 @@ from hk2nnx.program.build import nnx_leaf_paths
 def _join(prefix: str, site: Site) -> str:
     scope = {INIT: "/~/", CALL: "/"}.get(site.method, f"/~{site.method}/")
     if site.data.get("stack"):
-        scope = f"/{STACK_MARKER}/"
+        scope = f"/{site.data['stack'].get('marker', STACK_MARKER)}/"
     return f"{prefix}{scope}{site.haiku_name}" if prefix else scope.lstrip("/") + site.haiku_name
 
 

@@ -1,13 +1,17 @@
 """HK041 layer-stack: `hk.experimental.layer_stack` becomes `nnx.vmap` creation + `nnx.scan`.
 
 What it converts: a function decorated with `@hk.experimental.layer_stack(n)` inside a module
-method whose body applies one module to its argument: `return Block(self.d)(x, training)`.
+method whose body applies one module to its argument: `return Block(self.d)(x, training)`, and
+the same as a lambda, `layer_stack(n)(lambda y: Block(d, name="block")(y))`, stored in a name or
+applied at once. With `with_per_layer_inputs=True` the function takes `(x, *zs)` and its module
+returns `(x, y)`: the scan maps the `zs` and stacks the `y`s on axis 0.
 Haiku: the module is built once per layer with a stacked leading axis on every parameter, and
 the function runs the input through the layers.
 NNX: in `__init__`, `create_block` under `@nnx.split_rngs(splits=n)` and
 `@nnx.vmap(in_axes=(0,), out_axes=0)` builds the stacked module (`self.block`, the attribute the
 naming scheme gives, so stacked checkpoints port exactly); the function becomes
-`@nnx.scan(in_axes=(nnx.Carry, 0), out_axes=nnx.Carry)` over `(x, block)`. Unlike the guide
+`@nnx.scan(in_axes=(nnx.Carry, 0), out_axes=nnx.Carry)` over `(x, block)` (a lambda:
+`nnx.scan(lambda y, block: block(y), ...)`, its calls given `self.block`). Unlike the guide
 (written before Flax 0.11), the scan takes no `nnx.split_rngs`: the stacked module's Rngs were
 split at creation, and splitting them again fails in Flax 0.12.
 Fix safety: safe.
@@ -25,6 +29,7 @@ from hk2nnx.convert.rules import base
 INFO = base.info("HK041", "layer-stack", Safety.SAFE, "Scan over layers", __name__)
 STACKS = ("haiku.experimental.layer_stack", "haiku.layer_stack")
 MARKER = "__layer_stack_no_per_layer"
+PER_LAYER_MARKER = "__layer_stack_with_per_layer"
 _SHORT = 72  # a generated scan longer than this goes on lines of its own
 
 
@@ -77,14 +82,31 @@ def _lambda_parts(wrapped: cst.Call, ctx) -> dict:
 
 def _parts(stack: cst.Call, params: cst.Parameters, returned, node) -> dict:
     names = params.params
-    if (len(stack.args) != 1 or stack.args[0].keyword is not None or len(names) != 1
+    per_layer = _per_layer(stack)
+    positional = [a for a in stack.args if a.keyword is None]
+    if (len(positional) != 1 or len(stack.args) != 1 + (per_layer is not None)
+            or not (len(names) >= 2 if per_layer else len(names) == 1)
             or params.star_arg not in (cst.MaybeSentinel.DEFAULT, None) or params.kwonly_params
             or not m.matches(returned, m.Call(func=m.Call(), args=[
                 m.Arg(m.Name(names[0].name.value), keyword=None), m.ZeroOrMore()]))):
         raise Refusal("hk.experimental.layer_stack", "only `def f(x): return Module(...)(x)` "
-                      "(or `lambda x: Module(...)(x)`) with one layer count and no per-layer "
-                      "inputs is converted", INFO.section, INFO.code, node)
-    return {"layers": stack.args[0].value, "apply": returned, "param": names[0].name.value}
+                      "(or `lambda x: Module(...)(x)`; with per-layer inputs `f(x, z)` applying "
+                      "a module that returns `(x, y)`) is converted", INFO.section, INFO.code,
+                      node)
+    return {"layers": positional[0].value, "apply": returned, "param": names[0].name.value,
+            "per_layer": len(names) - 1 if per_layer else 0,
+            "marker": PER_LAYER_MARKER if per_layer else MARKER}
+
+
+def _per_layer(stack: cst.Call) -> bool | None:
+    """True for `with_per_layer_inputs=True`, None when absent; other values are refused."""
+    given = next((a for a in stack.args if a.keyword is not None), None)
+    if given is None:
+        return None
+    if given.keyword.value == "with_per_layer_inputs" and m.matches(given.value, m.Name("True")):
+        return True
+    raise Refusal("hk.experimental.layer_stack", "of its options only with_per_layer_inputs=True "
+                  "is converted", INFO.section, INFO.code, stack)
 
 
 def called_stack(call: cst.Call, sites) -> object | None:
@@ -116,7 +138,7 @@ def schedule(site, plan) -> None:
             lam = call.args[0].value
             lam = ctx.code(lam.with_changes(params=lam.params.with_changes(
                 params=[*lam.params.params, module])))
-            axes = "in_axes=(nnx.Carry, 0), out_axes=nnx.Carry"
+            axes = _axes(stack)
             one_line = f"nnx.scan({lam}, {axes})"
             return cst.parse_expression(one_line if len(one_line) <= _SHORT else
                                         f"nnx.scan(\n    {lam}, {axes},\n)")
@@ -126,7 +148,7 @@ def schedule(site, plan) -> None:
         def rewrite(fn: cst.FunctionDef) -> cst.FunctionDef:
             params = fn.params.with_changes(params=[*fn.params.params, module])
             return fn.with_changes(decorators=[cst.Decorator(cst.parse_expression(
-                "nnx.scan(in_axes=(nnx.Carry, 0), out_axes=nnx.Carry)"))],
+                f"nnx.scan({_axes(stack)})"))],
                                    params=params)
 
         ctx.edit(stack["def"], rewrite)
@@ -134,6 +156,13 @@ def schedule(site, plan) -> None:
     for call in m.findall(method, m.Call()):
         if called_stack(call, [site]) is site:
             ctx.edit(call, lambda u: with_arg(u, f"self.{site.attr}"))
+
+
+def _axes(stack: dict) -> str:
+    """Carry in and out; per-layer inputs and outputs, and the stacked module, on axis 0."""
+    if not stack["per_layer"]:
+        return "in_axes=(nnx.Carry, 0), out_axes=nnx.Carry"
+    return f"in_axes=(nnx.Carry, {'0, ' * stack['per_layer']}0), out_axes=(nnx.Carry, 0)"
 
 
 def with_arg(call: cst.Call, code: str) -> cst.Call:
