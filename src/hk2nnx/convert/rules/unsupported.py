@@ -1,7 +1,7 @@
 """HK000 unsupported: a Haiku construct no rule converts stays as written, marked for manual work.
 
 What it converts: nothing; it names what was left: Haiku functions and layers without a rule
-(`hk.nets.MLP`, `hk.vmap`, ...), modules built inside loops or branches (Haiku's numbering then
+(`hk.nets.ResNet50`, `hk.while_loop`, ...), modules built inside loops or branches (Haiku's numbering then
 depends on the data), modules used in ways the converter does not follow.
 Haiku: any such construct.
 NNX: unchanged source, a `# TODO(hk2nnx): ...` line above it, and a WARNING finding.
