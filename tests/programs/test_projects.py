@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,8 +38,6 @@ print(json.dumps(train.train(pure(nnx.Param), pure(nnx.Not(nnx.Param)), train.op
 NAMES = ("mnist_dropout", "resnet_bn", "tiny_lm")
 # What the converter does not handle yet, per project (see each run's findings).
 UNCONVERTED = {
-    "tiny_lm": "hk.MultiHeadAttention and hk.experimental.layer_stack over a lambda have no rule "
-               "(HK000)",
     "resnet_bn": "the transform_with_state step still threads `state` (loss_fn returns an "
                  "undefined `new_state`; update/train keep a `state` argument, HK022), and the "
                  "BatchNorm leaves (offset, mean_ema) find no NNX leaf when porting",
@@ -85,7 +84,8 @@ def test_report_renders_in_chromium(converted, tmp_path):
         assert f"{name}/{file}" in dom
     count = sum(p.suffix in (".py", ".ipynb") for p in (PROJECTS / name).iterdir())
     assert f'<div data-count="files"><dt>files</dt><dd>{count}</dd></div>' in dom
-    assert 'class="finding"' in dom and 'class="sbs"' in dom
+    findings = re.search(r'<div data-count="findings"><dt>findings</dt><dd>(\d+)</dd>', dom)
+    assert 'class="sbs"' in dom and dom.count('<tr class="finding">') == int(findings.group(1))
     if name not in UNCONVERTED:  # the training script's model, verified on its init inputs
         assert '<div class="verify" data-status="passed"><p>verify <code>model</code>: ' \
                '<span class="passed">PASS</span> outputs 1/1' in dom
