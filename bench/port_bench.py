@@ -2,10 +2,13 @@
 
 The checkpoint is a Haiku `hk.nets.MLP([W] * L)` written as .safetensors (streamed, so the parent
 never holds it). The port is the real command, `hk2nnx port CKPT --model MLP.py:model --input
-f32[1,W] -o OUT`, run through `hk2nnx.cli.main` in a child process
-(`python bench/port_bench.py child ...`) so its peak RSS is the port's own; the copy is `shutil.copyfile` + fsync on the same disk,
-because the port's atomic writer fsyncs too. Runs alternate copy/port and the throughput ratio is
-the median of per-run copy_time / port_time.
+f32[1,W] -o OUT`, run through `hk2nnx.cli.main` in a child process (`python bench/port_bench.py
+child ...`) so its peak RSS is the port's own; the copy is `shutil.copyfile` + fsync on the same
+disk, because the port's atomic writer fsyncs too. Runs alternate copy/port and the throughput
+ratio is the median of per-run copy_time / port_time. safetensors (like npz) is a format the port
+streams: each MLP weight is only renamed, so its bytes are copied by the kernel while a second
+thread computes the CRC-32 the output carries. Pickle, msgpack and orbax sources are loaded whole
+(those formats cannot be read piecewise) and are not measured here.
 """
 
 from __future__ import annotations
