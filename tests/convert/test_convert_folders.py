@@ -84,12 +84,13 @@ def test_the_defining_file_gets_sizes_from_the_using_file(tmp_path):
     assert "haiku" not in models
 
 
-def test_the_using_file_builds_the_module_once_and_takes_the_model(tmp_path):
+def test_the_using_file_builds_the_module_once_and_splits_it_for_the_step(tmp_path):
     out = _convert(tmp_path)
     train = (out / "train.py").read_text()
     assert "model = Mlp(8, rngs=nnx.Rngs(0))" in train
-    assert "def train(model, opt_state, steps=2):" in train
-    assert "train(model, opt_state)" in train
-    assert "PRNGSequence" not in train and "haiku" not in train and "params" not in train
+    assert "graphdef, params, rest = nnx.split(model, nnx.Param, ...)" in train
+    assert "def train(params, rest, opt_state, steps=2):" in train
+    assert "train(params, rest, opt_state)" in train
+    assert "PRNGSequence" not in train and "haiku" not in train and "TODO" not in train
     assert "from models import Mlp" in train and "from flax import nnx" in train
     assert (out / "plain.py").read_text() == PLAIN

@@ -1,4 +1,10 @@
-"""Converted training steps take the same step as the Haiku originals, from ported weights."""
+"""Converted training steps take the same steps as the Haiku originals, from ported weights.
+
+A fixture's `step` check names the step function (`fn`, default train_step), its arguments on
+each side (`haiku`, `nnx`: names, or array specs given by key), what each side returns
+(`haiku_out`, `nnx_out`), and the optax transformation (`tx`) if it has one. Both sides run
+STEPS steps, feeding each step's results back in; the params (and losses) must agree.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,8 @@ import hk2nnx
 from hk2nnx.convert import convert_source
 from hk2nnx.port.api import nnx_variables, port_to_nnx, to_nnx_arrays
 
-STEPS = [f for f in all_fixtures() if "step" in f.check]
+STEPS = 3
+FIXTURES = [f for f in all_fixtures() if "step" in f.check]
 
 
 def _array(spec: hk2nnx.TensorSpec, key):
@@ -21,12 +28,30 @@ def _array(spec: hk2nnx.TensorSpec, key):
     return jax.random.normal(key, spec.shape, spec.dtype)
 
 
-@pytest.mark.parametrize("fixture", STEPS, ids=[f.id for f in STEPS])
-def test_one_step_moves_the_weights_the_same_way(fixture):
+def _run(fn, values: dict, args: list[str], outs: list[str], steps: int) -> list:
+    """`steps` calls of `fn`, each result bound back into `values` by name; the losses."""
+    losses = []
+    for _ in range(steps):
+        result = fn(*[values[n] for n in args])
+        result = result if isinstance(result, tuple) else (result,)
+        assert len(result) == len(outs), outs
+        values.update(zip(outs, result))
+        if "loss" in values:
+            losses.append(float(values["loss"]))
+    return losses
+
+
+def _pure(model: nnx.Module, which) -> dict:
+    return nnx.to_pure_dict(nnx.state(model, which))
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[f.id for f in FIXTURES])
+def test_steps_move_the_weights_the_same_way(fixture):
     check, step = fixture.check, fixture.check["step"]
     original = run_module(fixture.source, f"original_{fixture.path.stem}")
-    converted = run_module(convert_source(fixture.source, mode=fixture.mode).code,
-                           f"converted_{fixture.path.stem}")
+    code = convert_source(fixture.source, mode=fixture.mode).code
+    assert "import hk2nnx" not in code
+    converted = run_module(code, f"converted_{fixture.path.stem}")
     var = check.get("var", "model")
     specs = [hk2nnx.TensorSpec.parse(s) for s in check["inputs"]]
     init_kwargs = {k: True for k in check.get("haiku", {})}  # Haiku initialises in training
@@ -40,18 +65,23 @@ def test_one_step_moves_the_weights_the_same_way(fixture):
               for i, (name, text) in enumerate(step.items())
               if isinstance(text, str) and "[" in text}
     tx = step.get("tx")
-    haiku_values = {"key": jax.random.key(1), "params": params,
-                    "opt_state": original[tx].init(params) if tx else None, **arrays}
-    nnx_values = {var: model, **arrays,
-                  "opt_state": nnx.Optimizer(model, converted[tx], wrt=nnx.Param) if tx else None}
+    haiku = {"key": jax.random.key(1), "params": params, "state": state,
+             "opt_state": original[tx].init(params) if tx else None, **arrays}
+    rest = _pure(model, nnx.Not(nnx.Param))
+    nnx_params = _pure(model, nnx.Param)
+    mine = {"params": nnx_params, "rest": rest, "state": rest, **arrays,
+            "opt_state": converted[tx].init(nnx_params) if tx else None}
     fn = step.get("fn", "train_step")
-    result = original[fn](*[haiku_values[n] for n in step["haiku"]])
-    new_params = result[0] if isinstance(result, tuple) else result
-    converted[fn](*[nnx_values[n] for n in step["nnx"]])
-    expected, _, _ = to_nnx_arrays(new_params, state, program)
+    haiku_losses = _run(original[fn], haiku, step["haiku"], step["haiku_out"], STEPS)
+    nnx_losses = _run(converted[fn], mine, step["nnx"], step["nnx_out"], STEPS)
+    np.testing.assert_allclose(nnx_losses, haiku_losses, rtol=1e-5)
+    nnx.update(model, mine["params"])
+    expected, _, _ = to_nnx_arrays(haiku["params"], state, program)
+    initial, _, _ = to_nnx_arrays(params, state, program)
     got = nnx_variables(model)
     trained = {v.nnx_path for v in program.params}
     assert trained
+    assert any(not np.allclose(expected[p], initial[p]) for p in trained), "nothing moved"
     for path, value in ((p, v) for p, v in expected.items() if p in trained):
         np.testing.assert_allclose(np.asarray(got[path].get_value()), value, rtol=2e-5,
                                    atol=2e-6, err_msg=path)

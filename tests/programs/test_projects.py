@@ -38,9 +38,6 @@ print(json.dumps(train.train(pure(nnx.Param), pure(nnx.Not(nnx.Param)), train.op
 NAMES = ("mnist_dropout", "resnet_bn", "tiny_lm")
 # What the converter does not handle yet, per project (see each run's findings).
 UNCONVERTED = {
-    "resnet_bn": "the transform_with_state step still threads `state` (loss_fn returns an "
-                 "undefined `new_state`; update/train keep a `state` argument, HK022), and the "
-                 "BatchNorm leaves (offset, mean_ema) find no NNX leaf when porting",
 }
 
 

@@ -3,7 +3,9 @@
 Recognised shapes (the guide's and optax's): `grads = jax.grad(loss_fn)(params)` (or
 `jax.value_and_grad`), where `loss_fn(params)` only hands its params to `model.apply`; then
 either `params = jax.tree.map(f, params, grads)` or `updates, opt_state = tx.update(grads,
-opt_state, params)` + `params = optax.apply_updates(params, updates)`.
+opt_state, params)` + `params = optax.apply_updates(params, updates)`. Under
+`transform_with_state` the step may thread the state itself: `loss_fn` returns `(loss,
+new_state)` as `has_aux` and the step takes and returns `state`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from hk2nnx.convert.findings import Refusal
+from hk2nnx.convert.names import fresh
 from hk2nnx.convert.refs import local_reads
 from hk2nnx.convert.transforms import Transformed
 
@@ -39,8 +42,12 @@ class TrainStep:
     apply_updates: cst.CSTNode | None = None  # the `params = optax.apply_updates(...)` line
     opt_state: str | None = None
     key: str | None = None  # a key parameter only the applies used
-    returns_update: bool = False  # `return jax.tree.map(...)`: the new params are the result
     returns: list[cst.Return] = dataclasses.field(default_factory=list)
+    rest: str = "rest"  # the step's name for the model's other state (Haiku state, RNG counts)
+    threads: bool = False  # the Haiku step already takes and returns `rest` (has_aux state)
+    state_target: cst.Name | None = None  # threads: `new_state` in `out, new_state = apply(...)`
+    params_at: int = 0  # where the new params sit in what the step returns
+    rest_at: int | None = None  # where the new state sits in what the step returns (threads)
 
 
 def find_steps(analysis, transformed: list[Transformed]) -> list[TrainStep | Refusal]:
@@ -85,7 +92,76 @@ def _step(fn, grads, analysis, transformed) -> TrainStep | None:
     _classify_uses(step, ctx)
     step.key = _key_only_for_applies(step, params, ctx)
     step.returns = [r for r in m.findall(fn.body, m.Return()) if not _inside(r, loss_fn, ctx)]
+    _state(step, params, analysis)
+    step.params_at = _params_position(step, ctx)
     return step
+
+
+def has_aux(grad_call: cst.Call) -> bool:
+    """Whether the user's gradient call already says `has_aux=True`."""
+    return any(a.keyword is not None and a.keyword.value == "has_aux" and
+               m.matches(a.value, m.Name("True")) for a in grad_call.func.args)
+
+
+def _state(step: TrainStep, params: list[str], analysis) -> None:
+    """Names the model's other state: the Haiku state tree if the step threads it, else `rest`."""
+    ctx = analysis.ctx
+    if has_aux(step.grad_call) and not step.t.with_state:
+        raise _refusal("its loss already returns an auxiliary output")
+    if not step.t.with_state:
+        step.rest = _fresh_rest(analysis)
+        return
+    given = {ctx.code(c.args[1].value) for c in step.applies if len(c.args) > 1}
+    if len(given) != 1 or not m.matches(step.applies[0].args[1].value, m.Name()):
+        raise _refusal("its model.apply calls must all be given one state tree by name")
+    step.rest = given.pop()
+    if step.rest not in params:
+        if step.rest not in step.t.tree_names:
+            raise _refusal(f"its state `{step.rest}` is not the tree from {step.t.var}.init")
+        if has_aux(step.grad_call):
+            raise _refusal("its loss already returns an auxiliary output")
+        return
+    _, aux = grad_targets(step.grad_call, ctx)
+    if len(step.applies) != 1 or not m.matches(aux, m.Name()):
+        raise _refusal(f"it takes `{step.rest}` but does not return the new state from its "
+                       "loss (`return loss, new_state` with has_aux=True)")
+    assign = ctx.parent(step.applies[0])
+    if not m.matches(assign, m.Assign(targets=[m.AssignTarget(target=m.Tuple(
+            elements=[m.Element(), m.Element(value=m.Name())]))])):
+        raise _refusal("bind the new state: `out, new_state = model.apply(...)`")
+    step.threads = True
+    step.state_target = assign.targets[0].target.elements[1].value
+    step.rest_at = _position(step, lambda e: m.matches(e, m.Name(aux.value)))
+
+
+def _fresh_rest(analysis) -> str:
+    index = analysis.index
+    return fresh("rest", set(index.classes) | set(index.functions) | set(index.assigns))
+
+
+def _params_position(step: TrainStep, ctx) -> int:
+    """Where the step returns its new params: by name, or as the update expression."""
+    if not step.returns:
+        raise _refusal("it returns nothing; return the new params")
+    return _position(step, lambda e: m.matches(e, m.Name(step.params)) or (
+        m.matches(e, m.Call()) and ctx.qualname(e.func) in (*TREE_MAPS, "optax.apply_updates")))
+
+
+def returned(ret: cst.Return) -> list[cst.BaseExpression]:
+    value = ret.value
+    if value is None:
+        return []
+    return [e.value for e in value.elements] if m.matches(value, m.Tuple()) else [value]
+
+
+def _position(step: TrainStep, wanted) -> int:
+    elements = returned(step.returns[0]) if step.returns else []
+    found = [i for i, e in enumerate(elements) if wanted(e)]
+    if len(elements) == 1 and not found:
+        return 0
+    if len(found) != 1 or any(returned(r)[found[0]:found[0] + 1] == [] for r in step.returns):
+        raise _refusal("return the new params (and state) by name, in one place")
+    return found[0]
 
 
 def _local_function(fn: cst.FunctionDef, name: str) -> cst.FunctionDef | None:
@@ -99,28 +175,48 @@ def _loss_applies(loss_fn: cst.FunctionDef | None, transformed, ctx):
         return None
     first = loss_fn.params.params[0].name.value if loss_fn.params.params else None
     applies = []
-    owner = None
-    for name in local_reads(ctx, loss_fn, first) if first else ():
+    owners = set()
+    reads = local_reads(ctx, loss_fn, first) if first else []
+    for name in reads:
         call = ctx.parent(ctx.parent(name))
         t = next((t for t in transformed if t.ok and not t.multi and m.matches(
             call, m.Call(func=m.Attribute(value=m.Name(t.var), attr=m.Name("apply"))))), None)
-        if t is None or call.args[0].value is not name or owner not in (None, t):
-            raise _refusal(f"its loss uses `{first}` other than as model.apply's params")
-        owner = t
-        applies.append(call)
-    return (owner, applies) if owner is not None else None
+        if t is not None and call.args[0].value is name:
+            owners.add(t)
+            applies.append(call)
+    if not owners:
+        return None  # differentiates no converted model (or is converted already)
+    if len(owners) > 1 or len(applies) != len(reads):
+        raise _refusal(f"its loss uses `{first}` other than as model.apply's params")
+    return owners.pop(), applies
 
 
 def _grads_name(grad_call: cst.Call, ctx) -> str:
+    grads, _ = grad_targets(grad_call, ctx)
+    if not m.matches(grads, m.Name()):
+        raise _refusal("bind the gradients to a name")
+    return grads.value
+
+
+def grad_targets(grad_call: cst.Call, ctx) -> tuple[cst.CSTNode | None, cst.CSTNode | None]:
+    """(gradients, aux) as the user unpacks them: `grads`, `loss, grads`, `(loss, aux), grads`,
+    `grads, aux`; either is None when the result is not unpacked that way."""
     assign = ctx.parent(grad_call)
     if not m.matches(assign, m.Assign(targets=[m.AssignTarget()])):
         raise _refusal("bind the gradients to a name")
     target = assign.targets[0].target
-    if m.matches(target, m.Tuple()):
-        target = target.elements[-1].value
-    if not m.matches(target, m.Name()):
-        raise _refusal("bind the gradients to a name")
-    return target.value
+    parts = [e.value for e in target.elements] if m.matches(target, m.Tuple()) else [target]
+    value = ctx.qualname(grad_call.func.func) == "jax.value_and_grad"
+    aux = has_aux(grad_call)
+    if value and len(parts) == 2:
+        first = parts[0]
+        inner = [e.value for e in first.elements] if m.matches(first, m.Tuple()) else []
+        return parts[1], (inner[1] if aux and len(inner) == 2 else None)
+    if not value and aux and len(parts) == 2:
+        return parts[0], parts[1]
+    if not value and not aux and len(parts) == 1:
+        return parts[0], None
+    return None, None
 
 
 def _classify_uses(step: TrainStep, ctx) -> None:

@@ -5,7 +5,8 @@ of the functions unpacked from `model.apply`).
 Haiku: weights, state and a key go in with every call; `training` flags pick dropout/batch norm
 behaviour per call; `transform_with_state` returns `(out, state)`.
 NNX: the model holds weights, state and its Rngs, so only inputs remain; pure mode flags become
-`model.train()` / `model.eval()` before the statement (once per run of equal modes);
+`model.train()` / `model.eval()` before the statement (once per run of equal modes; inside a
+converted training step, where the step's model is split, see HK030);
 `out, state = ...` becomes `out = ...` because the model updates its own state.
 Fix safety: safe; a call given params other than the tree from `init` (say, trained ones)
 is left for manual work, since the model would use its own weights instead.
@@ -112,8 +113,15 @@ def _rewrite(t: Transformed, call: cst.Call, method: str, analysis, modes) -> No
     func = t.var if method == "__call__" else f"{t.var}.{method}"
     code = f"{func}({render(positional, keywords)})"
     _replace(t, call, code, analysis)
-    if mode is not None:
-        _set_mode(t, step or ctx.statement_of(call), mode, ctx, modes)
+    if mode is not None and step is None:  # a training step sets its mode where it splits
+        _set_mode(t, ctx.statement_of(call), mode, ctx, modes)
+
+
+def call_mode(t: Transformed, call: cst.Call, analysis, method: str = "__call__") -> str | None:
+    """"train" or "eval" as the call's mode flags say; None when it passes none."""
+    names, _, mode_flags = _signature(t, method, analysis)
+    lead = 1 + int(t.with_state) + int(t.apply_rng)
+    return _mode(bind(call.with_changes(args=call.args[lead:]), names), mode_flags, analysis.ctx)
 
 
 def _signature(t: Transformed, method: str, analysis):

@@ -1,15 +1,19 @@
-"""HK030 train-step: a jitted step over the params tree becomes an `nnx.jit` step over the model.
+"""HK030 train-step: a jitted step over the params tree stays a jitted step, over NNX pure dicts.
 
 What it converts: a function computing `jax.grad(loss_fn)(params)` (or `value_and_grad`) where
 `loss_fn` calls a converted model's `apply`, updating with `jax.tree.map(f, params, grads)` or
-with optax (`tx.update` + `optax.apply_updates`, `opt_state = tx.init(params)`), and its calls.
+with optax (`tx.update` + `optax.apply_updates`), and its calls; under `transform_with_state`
+also a step that threads the state (`loss_fn` returns `loss, new_state` with `has_aux=True`).
 Haiku: `@jax.jit def train_step(key, params, x, y)` returns new params (and optimizer state).
-NNX: `model.train()` once before it; `@nnx.jit def train_step(model, x, y)`; the loss takes
-the model; `nnx.grad(loss_fn)(model)`; updates in place with `nnx.update(model, jax.tree.map(f,
-nnx.state(model, nnx.Param), grads))` or `opt_state.update(model, grads)` where
-`opt_state = nnx.Optimizer(model, tx, wrt=nnx.Param)`; params and optimizer state leave the
-returns and the call sites; a key only used by `apply` leaves too (the model's Rngs draw).
-Fix safety: review (the step now mutates the model instead of returning new params).
+NNX: the form that runs at Haiku's speed (bench/RESULTS.md): once, after the model is built,
+`model.train()`, `graphdef, params, rest = nnx.split(model, nnx.Param, ...)` and both made pure
+dicts; the step keeps `@jax.jit`, the user's gradient call and update (optax or tree_map) over
+the params dict; its loss rebuilds the model, `model = nnx.merge(graphdef, params, rest)`, and
+hands back the model's other state (BatchNorm statistics, RNG counters) as its aux output, so
+`rest` goes in and out of the step beside the params (under `transform_with_state` it keeps the
+user's name, `state`); a key only used by `apply` leaves (the model's Rngs draw); a training
+call at module level is followed by `nnx.update(model, params, rest)`.
+Fix safety: review (the params dict is keyed by NNX attribute names now, not Haiku paths).
 Guide section: "Training step and compilation".
 """
 
@@ -19,14 +23,21 @@ import libcst as cst
 import libcst.matchers as m
 
 from hk2nnx.convert.findings import Refusal, Safety
+from hk2nnx.convert.names import fresh
 from hk2nnx.convert.params import without
 from hk2nnx.convert.rules import base
-from hk2nnx.convert.train_calls import rewrite_calls
-from hk2nnx.convert.training import TrainStep, find_steps
+from hk2nnx.convert.rules.apply import call_mode
+from hk2nnx.convert.rules.args import with_keyword
+from hk2nnx.convert.train_calls import add_after, insert_element, param_after, rewrite_calls
+from hk2nnx.convert.training import TrainStep, find_steps, grad_targets
 from hk2nnx.convert.transforms import transformed
 
 INFO = base.info("HK030", "train-step", Safety.REVIEW, "Training step and compilation", __name__)
-_NNX_GRADS = {"jax.grad": "nnx.grad", "jax.value_and_grad": "nnx.value_and_grad"}
+
+
+def rest_of(model: str) -> str:
+    """The model's state other than its params, as a pure dict (the loss's aux output)."""
+    return f"nnx.to_pure_dict(nnx.state({model}, nnx.Not(nnx.Param)))"
 
 
 class TrainStepRule(base.FileRule):
@@ -34,100 +45,65 @@ class TrainStepRule(base.FileRule):
     order = 10  # before HK021 (apply) and HK022 (params-read), whose nodes it claims
 
     def apply(self, analysis) -> None:
+        split: set[int] = set()  # transforms already split into pure dicts
         for found in find_steps(analysis, transformed(analysis)):
             if isinstance(found, Refusal):
                 analysis.ctx.refuse(found.node, found)
                 continue
             try:
-                _check(found, analysis)
+                _check(found, analysis, split)
             except Refusal as refusal:
                 analysis.ctx.refuse(refusal.node or found.grad_call, refusal)
                 continue
+            split.add(id(found.t))
             _schedule(found, analysis)
 
 
-def _check(step: TrainStep, analysis) -> None:
+def _refusal(why: str, node: cst.CSTNode | None = None) -> Refusal:
+    return Refusal("training step", why, INFO.section, INFO.code, node)
+
+
+def _check(step: TrainStep, analysis, split: set[int]) -> None:
     names = {p.name.value for p in step.fn.params.params}
     if step.t.var in names - {step.params}:
-        raise Refusal("training step", f"it already has a parameter `{step.t.var}`",
-                      INFO.section, INFO.code)
+        raise _refusal(f"it already has a parameter `{step.t.var}`")
     for decorator in step.fn.decorators:
         if analysis.ctx.qualname(decorator.decorator) not in ("jax.jit",):
-            raise Refusal("training step", "only a bare @jax.jit decorator is converted",
-                          INFO.section, INFO.code, decorator)
+            raise _refusal("only a bare @jax.jit decorator is converted", decorator)
+    if id(step.t) in split:
+        raise _refusal(f"only one training step per model is converted; {step.t.var} has one")
+    if len(step.t.inits) != 1:
+        raise _refusal(f"call {step.t.var}.init once, so the model is split once")
+    if not m.matches(step.loss_fn.body, m.IndentedBlock()):
+        raise _refusal("write the loss function's body on its own lines")
+    if len({call_mode(step.t, call, analysis) for call in step.applies}) > 1:
+        raise _refusal("its model.apply calls disagree on train/eval")
 
 
 def _schedule(step: TrainStep, analysis) -> None:
-    ctx, model = analysis.ctx, step.t.var
-    for decorator in step.fn.decorators:
-        ctx.replace(decorator.decorator, "nnx.jit")
-    dropped = {step.key} if step.key else set()
-    ctx.edit(step.fn.params, lambda u: _rename_param(without(u, dropped), step.params, model))
-    ctx.edit(step.loss_fn.params, lambda u: _rename_first(u, model))
-    grad = step.grad_call
-    ctx.replace(grad.func.func, _NNX_GRADS[ctx.qualname(grad.func.func)])
-    ctx.replace(grad.args[0].value, model)
+    ctx = analysis.ctx
+    graphdef = _split(step, analysis)
+    if step.key:
+        ctx.edit(step.fn.params, lambda u: without(u, {step.key}))
     for call in step.applies:
         analysis.apply_overrides[id(call)] = step.fn
-    for call in step.sgd:
-        ctx.replace(call.args[1].value, f"nnx.state({model}, nnx.Param)")
-        _sgd_statement(step, call, ctx)
-    if step.optax_update is not None:
-        statement = ctx.statement_of(step.optax_update)
-        ctx.edit(statement, lambda u: cst.parse_statement(
-            f"{step.opt_state}.update({model}, {step.grads})\n").with_changes(
-            leading_lines=u.leading_lines))
-        if step.apply_updates is not None:
-            ctx.remove(step.apply_updates)
-        _optimizer_init(step, analysis)
-    removed = {step.params} | ({step.opt_state} if step.opt_state else set())
-    for ret in step.returns:
-        ctx.edit(ret, lambda u, r=removed: _trim_return(u, r))
-    rewrite_calls(step, analysis, removed)
-
-
-def _rename_param(params: cst.Parameters, old: str, new: str) -> cst.Parameters:
-    return params.with_changes(params=[p.with_changes(name=cst.Name(new))
-                                       if p.name.value == old else p for p in params.params])
-
-
-def _rename_first(params: cst.Parameters, new: str) -> cst.Parameters:
-    first, *rest = params.params
-    return params.with_changes(params=[first.with_changes(name=cst.Name(new)), *rest])
-
-
-def _sgd_statement(step: TrainStep, call: cst.Call, ctx) -> None:
-    parent = ctx.parent(call)
-    statement = ctx.statement_of(call)
-    if m.matches(parent, m.Return()) or m.matches(parent, m.Assign(targets=[m.AssignTarget(
-            target=m.Name(step.params))])):
-        ctx.edit(parent, lambda u: cst.Expr(cst.parse_expression(
-            f"nnx.update({step.t.var}, {cst.Module([]).code_for_node(u.value)})")))
-        if m.matches(parent, m.Return()):
-            step.returns = [r for r in step.returns if r is not parent]
-            step.returns_update = True
-        return
-    raise Refusal("training step", "the tree_map update must be assigned back to the params",
-                  INFO.section, INFO.code, statement)
-
-
-def _trim_return(ret: cst.Return, removed: set[str]):
-    value = ret.value
-    if m.matches(value, m.Name()) and value.value in removed:
-        return cst.RemovalSentinel.REMOVE
-    if not m.matches(value, m.Tuple()):
-        return ret
-    kept = [e for e in value.elements if not (m.matches(e.value, m.Name()) and e.value.value in
-                                              removed)]
-    if not kept:
-        return cst.RemovalSentinel.REMOVE
-    if len(kept) == 1:
-        return ret.with_changes(value=kept[0].value)
-    kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-    return ret.with_changes(value=value.with_changes(elements=kept))
+    loss_params = step.loss_fn.params.params[0].name.value
+    first = _first_statement(step.loss_fn)
+    ctx.insert_before(first, f"{step.t.var} = nnx.merge({graphdef}, {loss_params}, "
+                             f"{step.rest})\n")
+    if step.threads:
+        line = f"{step.state_target.value} = {rest_of(step.t.var)}\n"
+        add_after(ctx.statement_of(step.applies[0]), line, ctx)
+    else:
+        _thread_rest(step, ctx)
+    _optimizer_init(step, analysis)
+    rewrite_calls(step, analysis)
 
 
 def _optimizer_init(step: TrainStep, analysis) -> None:
+    """`opt_state = tx.init(params)` stays: the params are a pure dict, as optax wants."""
+    if step.optax_update is None:
+        return
     tx = step.optax_update.func.value
     init = m.Call(func=m.Attribute(value=m.Name(tx.value) if m.matches(tx, m.Name()) else
                                    m.DoNotCare(), attr=m.Name("init")), args=[m.Arg(m.Name())])
@@ -135,8 +111,62 @@ def _optimizer_init(step: TrainStep, analysis) -> None:
         for call in m.findall(stmt, init):
             if call.args[0].value.value in step.t.tree_names:
                 analysis.consumed_tree_args.append(call.args[0].value)
-                analysis.ctx.replace(call, f"nnx.Optimizer({step.t.var}, "
-                                     f"{analysis.ctx.code(tx)}, wrt=nnx.Param)")
+
+
+def _first_statement(fn: cst.FunctionDef) -> cst.CSTNode:
+    """The loss's first statement after its docstring: where the model is rebuilt."""
+    body = fn.body.body
+    docstring = m.SimpleStatementLine(body=[m.Expr(value=m.SimpleString())])
+    return body[1] if len(body) > 1 and m.matches(body[0], docstring) else body[0]
+
+
+def _split(step: TrainStep, analysis) -> str:
+    """After the model is built: its mode, then params and the rest as pure dicts."""
+    ctx, t = analysis.ctx, step.t
+    index = analysis.index
+    graphdef = fresh("graphdef", set(index.classes) | set(index.functions) | set(index.assigns))
+    init = t.inits[0]
+    params = init.targets[0]
+    rest = init.targets[1] if t.with_state and len(init.targets) > 1 else step.rest
+    body = list(ctx.tree.body)
+    at = body.index(init.statement) + 1 if init.statement in body else None
+    if at is None or at == len(body):
+        raise _refusal(f"call {t.var}.init at module level, before the step", init.call)
+    mode = call_mode(t, step.applies[0], analysis)
+    ctx.insert_before(body[at], (f"{t.var}.{mode}()\n" if mode else "") + (
+        f"{graphdef}, {params}, {rest} = nnx.split({t.var}, nnx.Param, ...)\n"
+        f"{params}, {rest} = nnx.to_pure_dict({params}), nnx.to_pure_dict({rest})\n"))
+    return graphdef
+
+
+def _thread_rest(step: TrainStep, ctx) -> None:
+    """The Haiku step had no state to carry: `rest` goes in and out beside the params."""
+    rest, model = step.rest, step.t.var
+    ctx.edit(step.fn.params, lambda u: param_after(u, step.params, rest))
+    new_rest = f"new_{rest}"
+    for ret in m.findall(step.loss_fn.body, m.Return()):
+        ctx.insert_before(ctx.statement_of(ret), f"{new_rest} = {rest_of(model)}\n")
+        ctx.edit(ret, lambda u: u.with_changes(value=cst.Tuple([
+            cst.Element(_grouped(u.value)), cst.Element(cst.Name(new_rest))], lpar=[], rpar=[])))
+    ctx.edit(step.grad_call.func, lambda u: with_keyword(u, "has_aux", "True"))
+    grads, _ = grad_targets(step.grad_call, ctx)
+    assign = ctx.parent(step.grad_call)
+    target = assign.targets[0].target
+    if target is grads:  # grads = jax.grad(...)(params)
+        new = cst.parse_expression(f"{ctx.code(grads)}, {rest}")
+        ctx.edit(assign, lambda u: u.with_changes(targets=[u.targets[0].with_changes(
+            target=new.with_changes(lpar=[], rpar=[]))]))
+    else:  # loss, grads = jax.value_and_grad(...)(params)
+        value = target.elements[0].value
+        ctx.edit(value, lambda u: cst.parse_expression(f"({ctx.code(u)}, {rest})"))
+    for ret in step.returns:
+        ctx.edit(ret, lambda u: u.with_changes(value=insert_element(u.value, step.params_at + 1, rest)))
+
+
+def _grouped(value: cst.BaseExpression) -> cst.BaseExpression:
+    if m.matches(value, m.Tuple(lpar=[])):
+        return value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return value
 
 
 base.register_file(TrainStepRule())
