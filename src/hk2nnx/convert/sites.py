@@ -73,6 +73,13 @@ def find_sites(method: cst.FunctionDef, ctx: FileContext, section: str = SECTION
             sites.append(Site(rule, name, call, apply=stack["apply"], applies=[stack["apply"]],
                               data={"construct": ctx.code(call.func), "stack": stack}))
             continue
+        held = _held_list(call, rule, ctx)
+        if held is not None:
+            from hk2nnx.convert.rules.module_lists import list_site  # self.X = [Module(), ...]
+
+            if not any(s.data.get("held") is held for s in sites):
+                sites.append(list_site(rule, name, call, held, ctx, section))
+            continue
         if rule.creates and _nested(call, method, ctx):
             from hk2nnx.convert.rules.module_loops import loop_site  # a loop of fixed length
 
@@ -94,6 +101,14 @@ def _stacks(method: cst.FunctionDef, ctx: FileContext) -> list[dict]:
 
 def _calls(body: cst.CSTNode) -> list[cst.Call]:
     return list(m.findall(body, m.Call()))
+
+
+def _held_list(call: cst.Call, rule: SiteRule, ctx: FileContext) -> cst.CSTNode | None:
+    if rule.kind != "module" or not rule.creates:
+        return None
+    from hk2nnx.convert.rules.module_lists import held_list
+
+    return held_list(call, ctx)
 
 
 def _owned(rules: dict[cst.Call, SiteRule | None]) -> set[int]:
@@ -162,6 +177,10 @@ def applications(method: cst.FunctionDef, sites: list[Site], ctx: FileContext) -
     """Records `v(...)` and `self.X(...)` calls of sites stored in a variable or attribute."""
     by_local = {s.target: s for s in sites if s.target and s.data.get("local")}
     by_attr = {s.target: s for s in sites if s.target and not s.data.get("local")}
+    for site in (s for s in sites if "calls" in s.data and s.target):
+        from hk2nnx.convert.rules.module_lists import uses  # modules of an nnx.List
+
+        site.data.setdefault("uses", []).extend(uses(method, site))
     for call in _calls(method.body):
         func = call.func
         if m.matches(func, m.Name()) and func.value in by_local:

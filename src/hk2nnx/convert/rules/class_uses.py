@@ -54,7 +54,8 @@ def _rewritten(analysis) -> set[int]:
     out = set()
     for plan in analysis.plans.values():
         if plan.converts:
-            out.update(id(s.ctor.func) for s in plan.sites if s.data.get("class"))
+            out.update(id(c.func) for s in plan.sites if s.data.get("class")
+                       for c in s.data.get("calls") or [s.ctor])  # a list's modules: each call
     for t in transformed(analysis):
         if t.ok and t.root is not None:
             out.add(id(t.root.ctor.func))

@@ -73,15 +73,17 @@ class LoopRule(base.SiteRule):
 
     def _parts(self, site, plan) -> list[Site]:
         if "parts" not in site.data:
-            site.data["parts"] = [self._part(site, plan, env) for env in site.data["passes"]]
+            calls = site.data.get("calls") or [site.ctor] * len(site.data["passes"])
+            site.data["parts"] = [self._part(site, plan, env, call)
+                                  for env, call in zip(site.data["passes"], calls)]
             first = site.data["parts"][0].data
             site.data.update({k: first[k] for k in ("class", "qualname") if k in first})
         return site.data["parts"]
 
-    def _part(self, site, plan, env) -> Site:
+    def _part(self, site, plan, env, call: cst.Call) -> Site:
         args = [a.with_changes(value=self._substituted(site, plan, a.value, env))
-                if _reads(a.value, env) else a for a in site.ctor.args]
-        part = Site(site.data["rule"], site.method, site.ctor.with_changes(args=args),
+                if _reads(a.value, env) else a for a in call.args]
+        part = Site(site.data["rule"], site.method, call.with_changes(args=args),
                     env=site.env, data={"construct": site.data["construct"]})
         part.data["name"] = part.rule.haiku_name(part, plan)
         return part
@@ -110,10 +112,15 @@ class LoopRule(base.SiteRule):
     def input_names(self, site, plan, call) -> list[str]:
         return site.data["rule"].input_names(self._parts(site, plan)[0], plan, call)
 
+    def chained(self, site) -> bool:
+        """Each layer feeds the next (a loop's passes); else all take the same input."""
+        return True
+
     def out_dim(self, site, plan, inputs):
-        size = inputs.get(self.input_names(site, plan, None)[0])
+        size = first = inputs.get(self.input_names(site, plan, None)[0])
         for part in self._parts(site, plan):
-            part.inputs = {self.input_names(site, plan, None)[0]: size}
+            part.inputs = {self.input_names(site, plan, None)[0]: size if self.chained(site)
+                           else first}
             size = part.rule.out_dim(part, plan, part.inputs)
         return size
 
@@ -128,13 +135,14 @@ class LoopRule(base.SiteRule):
         size = (site.inputs or {}).get(name)
         parts = self._parts(site, plan)
         codes = []
-        for i, part in enumerate(parts):
-            if i == 0 and size is None:
-                traced = traced_size(plan.analysis, site, 0)
-                size = cst.parse_expression(traced) if traced else None
+        if size is None:
+            traced = traced_size(plan.analysis, site, 0)
+            size = cst.parse_expression(traced) if traced else None
+        first = size
+        for part in parts:
             part.inputs = {name: size}
             codes.append(part.rule.build(part, plan))
-            size = part.rule.out_dim(part, plan, part.inputs)
+            size = part.rule.out_dim(part, plan, part.inputs) if self.chained(site) else first
         return container("nnx.List", codes, plan)
 
     def wants_rngs(self, site, plan) -> bool:

@@ -1,0 +1,132 @@
+"""HK061 module-list: a list of modules built in `__init__` becomes an `nnx.List`.
+
+What it converts: `self.layers = [hk.Linear(n, name=f"layer_{i}") for i, n in enumerate((64,
+32))]` (a comprehension over literal values, `range(3)` or `enumerate(...)` of them) and
+`self.layers = [hk.Linear(64), hk.Linear(32)]` (a list literal of one kind of module), where the
+modules are table layers or module classes of the file, used as `for layer in self.layers`
+(slices too), `self.layers[-1](x)` or `[head(x) for head in self.heads]`.
+Haiku: `hk.Module` keeps a plain list; its modules are `~/layer_0`, `~/layer_1`, ...
+NNX: Flax 0.12 refuses Modules in a plain list attribute: `self.layers = nnx.List([nnx.Linear(
+in_features, 64, rngs=rngs), nnx.Linear(64, 32, rngs=rngs)])`, input sizes chained when a loop
+feeds each layer's output to the next (`x = layer(x)`), else all sized from the same input. The
+attribute is named after its modules (`layers` for `layer_0`, ...; `linears` for `linear`,
+`linear_1`): the naming scheme's containers (`hk2nnx.program.naming`), so ported checkpoints load.
+Not converted (stays with a TODO): lists whose length is only known at run time (a constructor
+argument), lists grown with `append`, modules of several kinds, a list used in other ways.
+Fix safety: safe.
+Guide section: "Basic Module definition".
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+import libcst.matchers as m
+
+from hk2nnx.convert.findings import Refusal, Safety
+from hk2nnx.convert.rules import base
+from hk2nnx.convert.rules.module_loops import LoopRule, static_passes
+from hk2nnx.convert.sites import Site
+
+INFO = base.info("HK061", "module-list", Safety.SAFE, "Basic Module definition", __name__)
+_HELD = m.Assign(targets=[m.AssignTarget(m.Attribute(value=m.Name("self"), attr=m.Name()))])
+
+
+class ListRule(LoopRule):
+    info = INFO
+
+    def chained(self, site) -> bool:
+        return site.data.get("chained", False)
+
+    def rewrite_args(self, site, plan, call):
+        return call
+
+    def schedule_extra(self, site, plan) -> None:
+        plan.ctx.replace(site.data["held"], site.data["code"])  # the whole list, not one call
+        part = self._parts(site, plan)[0]
+        for call in site.data.get("uses", []):
+            plan.ctx.edit(call, lambda u, p=part: p.rule.rewrite_args(p, plan, u))
+
+
+def held_list(call: cst.Call, ctx) -> cst.CSTNode | None:
+    """The list display or comprehension holding `call`, when `self.X = <it>` stores it."""
+    parent = ctx.parent(call)
+    if m.matches(parent, m.Element()):
+        parent = ctx.parent(parent)
+    elif not m.matches(parent, m.ListComp()) or parent.elt is not call:
+        return None
+    if m.matches(parent, m.List() | m.ListComp()) and m.matches(ctx.parent(parent), _HELD):
+        return parent
+    return None
+
+
+def list_site(rule: base.SiteRule, method_name: str, call: cst.Call, held: cst.CSTNode,
+              ctx, section: str) -> Site:
+    """The site of a list of modules (checked here, converted by ListRule)."""
+    construct = ctx.code(call.func)
+
+    def refuse(why: str) -> Refusal:
+        return Refusal(construct, why, section, INFO.code, held)
+
+    if m.matches(held, m.ListComp()):
+        comp = held.for_in
+        passes = static_passes(comp, ctx) if not comp.ifs and comp.inner_for_in is None else None
+        if passes is None:
+            raise refuse("the list's length is only known at run time; NNX builds a fixed "
+                         "nnx.List in __init__")
+        calls = [call] * len(passes)
+    else:
+        calls = [e.value for e in held.elements]
+        if any(not m.matches(c, m.Call()) or ctx.qualname(c.func) != ctx.qualname(call.func)
+               for c in calls):
+            raise refuse("the list mixes kinds of modules or other values")
+        passes = [{} for _ in calls]
+    target = ctx.parent(held).targets[0].target.attr.value
+    return Site(LIST, method_name, call, target=target, holder=ctx.statement_of(held),
+                data={"construct": construct, "rule": rule, "passes": passes, "calls": calls,
+                      "local": False, "held": held})
+
+
+def uses(method: cst.FunctionDef, site: Site) -> list[cst.Call]:
+    """Calls of the list's modules in `method`: `for v in self.X[...]` then `v(...)`,
+    `[v(...) for v in self.X]`, `self.X[k](...)`; Refusal for any other read of `self.X`."""
+    held = m.Attribute(value=m.Name("self"), attr=m.Name(site.target))
+    over = held | m.Subscript(value=held)
+    found: list[cst.Call] = []
+    allowed: set[int] = set()
+    for loop in m.findall(method, m.For(iter=over, target=m.Name()) | m.CompFor(
+            iter=over, target=m.Name())):
+        name = loop.target.value
+        scope = loop.body if m.matches(loop, m.For()) else None
+        body = scope if scope is not None else _comprehension_of(method, loop)
+        for call in m.findall(body, m.Call(func=m.Name(name))):
+            found.append(call)
+            if m.matches(loop, m.For()):
+                site.data["chained"] = site.data.get("chained", False) or _carried(loop, call)
+        allowed.update(id(n) for n in m.findall(loop.iter, held))
+    for target in m.findall(method, m.AssignTarget(target=held)):
+        allowed.add(id(target.target))  # where __init__ stores it
+    for call in m.findall(method, m.Call(func=m.Subscript(value=held))):
+        found.append(call)
+        allowed.update(id(n) for n in m.findall(call.func, held))
+    if any(id(n) not in allowed for n in m.findall(method, held)):
+        raise Refusal(site.data["construct"], f"self.{site.target} is used other than by calling "
+                      "its modules in order", INFO.section, INFO.code, site.data["held"])
+    return found
+
+
+def _comprehension_of(method: cst.CSTNode, comp_for: cst.CompFor) -> cst.CSTNode:
+    for comp in m.findall(method, m.ListComp() | m.GeneratorExp() | m.SetComp()):
+        if comp.for_in is comp_for:
+            return comp.elt
+    return comp_for
+
+
+def _carried(loop: cst.For, call: cst.Call) -> bool:
+    """`x = ...v(x)...`: the output feeds the next pass."""
+    if not call.args or not m.matches(call.args[0].value, m.Name()):
+        return False
+    name = call.args[0].value.value
+    return bool(m.findall(loop.body, m.Assign(targets=[m.AssignTarget(m.Name(name))])))
+
+
+LIST = ListRule()
