@@ -12,6 +12,7 @@ from hk2nnx.convert.rules import get_parameter as get_parameter
 from hk2nnx.convert.rules import layer_stack as layer_stack
 from hk2nnx.convert.rules import layers as layers
 from hk2nnx.convert.rules import mlp as mlp
+from hk2nnx.convert.rules import module_lists as module_lists
 from hk2nnx.convert.rules import module_loops as module_loops
 from hk2nnx.convert.rules import module_subclass as module_subclass
 from hk2nnx.convert.rules import params_read as params_read
