@@ -30,12 +30,12 @@ REFUSED = {
     # Haiku itself fails on a branch creating its own parameters; we do not guess.
     "cond_builds_in_branch": ("        return hk.cond(i > 0, lambda y: hk.Linear(4)(y), a, x)",
                               "inside a loop, branch or nested function"),
-    "vmap_split_keys": ("        return hk.vmap(lambda y: y + jax.random.normal(hk.next_rng_key(),"
-                        " y.shape), split_rng=True)(x)", "nnx.split_rngs"),
+    "vmap_split_keys": (("        return hk.vmap(lambda y: y + jax.random.normal(hk.next_rng_key(),"
+                        " y.shape), split_rng=True)(x)"), "nnx.split_rngs"),
     "vmap_not_applied": ("        f = hk.vmap(lambda y: a(y), split_rng=False)\n        return f(x)",
                          "apply it where it is built"),
-    "fori_draws_keys": ("        return hk.fori_loop(0, 2, lambda j, y: hk.dropout("
-                        "hk.next_rng_key(), 0.5, a(y)), x)", "draws keys or updates state"),
+    "fori_draws_keys": (("        return hk.fori_loop(0, 2, lambda j, y: hk.dropout("
+                        "hk.next_rng_key(), 0.5, a(y)), x)"), "draws keys or updates state"),
     "switch_branch_list_name": ("        branches = [a, a]\n        return hk.switch(i, branches, x)",
                                 "list or tuple"),
     "running_init_expression": ("        return a(x) if hk.running_init() else x",

@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from hk2nnx.convert.findings import Refusal, Safety
 from hk2nnx.convert.rules import base
-from hk2nnx.convert.rules.lifted import LiftedRule, insert_self, laid_out, renamed, uses_self, with_self
+from hk2nnx.convert.rules.lifted import (
+    LiftedRule,
+    insert_self,
+    laid_out,
+    renamed,
+    uses_self,
+    with_self,
+)
 
 INFO = base.info("HK044", "cond", Safety.SAFE, "Transformations", __name__)
 

@@ -76,12 +76,7 @@ class LiftedRule(base.SiteRule):
         out = None
         for fn in self.functions(site):
             if m.matches(fn, m.Lambda()):
-                names = [p.name.value for p in fn.params.params]
-                saved, ev.env = ev.env, {**ev.env, **dict(zip(names, self.param_sizes(sizes)))}
-                try:
-                    size = ev.size(fn.body)
-                finally:
-                    ev.env = saved
+                size = lambda_dim(fn, self.param_sizes(sizes), ev)
                 out = out if out is not None else size
             else:  # `self.encode`: the class's own method, sized as a call of it
                 args = [cst.Arg(o) for o in self.operands(site, plan)][:len(sizes)]
@@ -101,8 +96,32 @@ class LiftedRule(base.SiteRule):
                 if is_haiku(qualname) and base.site_rule_for(qualname, plan.ctx) is None:
                     raise Refusal(plan.ctx.code(call.func), f"no rule converts {qualname} yet",
                                   self.info.section, "HK000", call)
-        return None
 
+
+
+class CurriedRule(LiftedRule):
+    """`hk.remat(fun, ...)(*args)`, `hk.vmap(fun, ...)(*args)`: one function, applied at once."""
+
+    def functions(self, site):
+        return [self.bound(site)["fun"].value]
+
+    def operands(self, site, plan):
+        applied = self.applied(site, plan)
+        if applied is None or any(a.star or a.keyword for a in applied.args):
+            name = self.usage.partition("(")[0]
+            raise Refusal(name, f"apply it where it is built, with positional arguments: "
+                          f"{self.usage}", self.info.section, self.info.code)
+        return [a.value for a in applied.args]
+
+
+def lambda_dim(fn: cst.Lambda, sizes: list, ev):
+    """The size a lambda returns, its parameters sized in order from `sizes`."""
+    names = [p.name.value for p in fn.params.params]
+    saved, ev.env = ev.env, {**ev.env, **dict(zip(names, sizes))}
+    try:
+        return ev.size(fn.body)
+    finally:
+        ev.env = saved
 
 
 def uses_self(functions: list[cst.BaseExpression]) -> bool:

@@ -17,28 +17,25 @@ import libcst.matchers as m
 
 from hk2nnx.convert.findings import Refusal, Safety
 from hk2nnx.convert.rules import base
-from hk2nnx.convert.rules.lifted import LiftedRule, insert_self, laid_out, renamed, uses_self, with_self
+from hk2nnx.convert.rules.lifted import (
+    CurriedRule,
+    insert_self,
+    laid_out,
+    renamed,
+    uses_self,
+    with_self,
+)
 
 INFO = base.info("HK042", "remat", Safety.SAFE, "Transformations", __name__)
 
 
-class RematRule(LiftedRule):
+class RematRule(CurriedRule):
     info = INFO
     haiku = "haiku.remat"
     nnx = "nnx.remat"
     names = ("fun", "prevent_cse", "static_argnums", "policy")
     usage = "hk.remat(fun)(*args)"
     runs_body_once = True
-
-    def functions(self, site):
-        return [self.bound(site)["fun"].value]
-
-    def operands(self, site, plan):
-        applied = self.applied(site, plan)
-        if applied is None or any(a.star or a.keyword for a in applied.args):
-            raise Refusal("hk.remat", "apply it where it is built, with positional arguments: "
-                          "hk.remat(fun)(x)", INFO.section, INFO.code)
-        return [a.value for a in applied.args]
 
     def schedule(self, site, plan) -> None:
         static = self.bound(site).get("static_argnums")

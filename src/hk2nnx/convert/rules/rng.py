@@ -52,7 +52,6 @@ class RngKeyRule(base.SiteRule):
     def out_dim(self, site, plan, ev):
         for arg in site.ctor.args:
             ev.size(arg.value)
-        return None
 
     def build(self, site, plan) -> str | None:
         if self._dropout_key(site, plan):

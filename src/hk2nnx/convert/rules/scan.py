@@ -22,7 +22,7 @@ import libcst.matchers as m
 from hk2nnx.convert.findings import Refusal, Safety
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.args import bind_required
-from hk2nnx.convert.rules.lifted import uses_self, with_self
+from hk2nnx.convert.rules.lifted import lambda_dim, uses_self, with_self
 
 INFO = base.info("HK040", "scan", Safety.SAFE, "Transformations", __name__)
 _NAMES = ("f", "init", "xs", "length", "reverse", "unroll")
@@ -57,7 +57,7 @@ class ScanRule(base.SiteRule):
         module = parts["module"]
         sizes = [ev.size(parts["bound"]["init"].value), ev.size(parts["xs"])]
         if module is None:
-            return _lambda_dim(parts["bound"]["f"].value, sizes, ev)
+            return lambda_dim(parts["bound"]["f"].value, sizes, ev)
         names = module.rule.input_names(module, plan, None)
         if module.inputs is None and len(names) >= 2:
             module.inputs = dict(zip(names, sizes))
@@ -98,16 +98,6 @@ class ScanRule(base.SiteRule):
                                            call.args[2].with_changes(value=xs)])
 
         ctx.edit(site.ctor, rewrite)
-
-
-def _lambda_dim(fn: cst.Lambda, sizes: list, ev):
-    """The size a scanned lambda returns, its parameters sized from the carry and the xs."""
-    names = [p.name.value for p in fn.params.params]
-    saved, ev.env = ev.env, {**ev.env, **dict(zip(names, sizes))}
-    try:
-        return ev.size(fn.body)
-    finally:
-        ev.env = saved
 
 
 def _lambda_scan(fn: cst.Lambda, keywords: list[str], init, xs) -> cst.Call:

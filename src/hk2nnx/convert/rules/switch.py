@@ -16,7 +16,14 @@ import libcst.matchers as m
 
 from hk2nnx.convert.findings import Refusal, Safety
 from hk2nnx.convert.rules import base
-from hk2nnx.convert.rules.lifted import LiftedRule, insert_self, laid_out, renamed, uses_self, with_self
+from hk2nnx.convert.rules.lifted import (
+    LiftedRule,
+    insert_self,
+    laid_out,
+    renamed,
+    uses_self,
+    with_self,
+)
 
 INFO = base.info("HK045", "switch", Safety.SAFE, "Transformations", __name__)
 

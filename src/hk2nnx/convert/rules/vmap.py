@@ -20,7 +20,7 @@ import libcst.matchers as m
 from hk2nnx.convert.findings import Refusal, Safety
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.lifted import (
-    LiftedRule,
+    CurriedRule,
     insert_self,
     laid_out,
     renamed,
@@ -34,23 +34,13 @@ _RANDOM = ("haiku.next_rng_key", "haiku.maybe_next_rng_key", "haiku.next_rng_key
            "haiku.dropout")
 
 
-class VmapRule(LiftedRule):
+class VmapRule(CurriedRule):
     info = INFO
     haiku = "haiku.vmap"
     nnx = "nnx.vmap"
     names = ("fun", "in_axes", "out_axes", "axis_name", "axis_size")
     usage = "hk.vmap(fun, in_axes, split_rng=...)(*args)"
     runs_body_once = True
-
-    def functions(self, site):
-        return [self.bound(site)["fun"].value]
-
-    def operands(self, site, plan):
-        applied = self.applied(site, plan)
-        if applied is None or any(a.star or a.keyword for a in applied.args):
-            raise Refusal("hk.vmap", "apply it where it is built, with positional arguments: "
-                          "hk.vmap(fun, split_rng=False)(x)", INFO.section, INFO.code)
-        return [a.value for a in applied.args]
 
     def build(self, site, plan):
         super().build(site, plan)
