@@ -22,10 +22,12 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
+from hk2nnx.convert import list_runtime
 from hk2nnx.convert.findings import Refusal, Safety
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.module_loops import LoopRule, static_passes
 from hk2nnx.convert.sites import Site
+from hk2nnx.convert.traced import traced_size
 
 INFO = base.info("HK061", "module-list", Safety.SAFE, "Basic Module definition", __name__)
 _HELD = m.Assign(targets=[m.AssignTarget(m.Attribute(value=m.Name("self"), attr=m.Name()))])
@@ -39,6 +41,24 @@ class ListRule(LoopRule):
 
     def rewrite_args(self, site, plan, call):
         return call
+
+    def out_dim(self, site, plan, inputs):
+        if not site.data.get("runtime"):
+            return super().out_dim(site, plan, inputs)
+        name = self.input_names(site, plan, None)[0]
+        return list_runtime.out_dim(site, plan, self._parts(site, plan)[0], inputs.get(name),
+                                    name, self.chained(site))
+
+    def build(self, site, plan) -> str:
+        if not site.data.get("runtime"):
+            return super().build(site, plan)
+        name = self.input_names(site, plan, None)[0]
+        first = (site.inputs or {}).get(name)
+        if first is None:
+            traced = traced_size(plan.analysis, site, 0)
+            first = cst.parse_expression(traced) if traced else None
+        return list_runtime.build(site, plan, self._parts(site, plan)[0], first, name,
+                                  self.chained(site))
 
     def schedule_extra(self, site, plan) -> None:
         plan.ctx.replace(site.data["held"], site.data["code"])  # the whole list, not one call
@@ -69,10 +89,15 @@ def list_site(rule: base.SiteRule, method_name: str, call: cst.Call, held: cst.C
 
     if m.matches(held, m.ListComp()):
         comp = held.for_in
-        passes = static_passes(comp, ctx) if not comp.ifs and comp.inner_for_in is None else None
-        if passes is None:
-            raise refuse("the list's length is only known at run time; NNX builds a fixed "
-                         "nnx.List in __init__")
+        simple = not comp.ifs and comp.inner_for_in is None
+        passes = static_passes(comp, ctx) if simple else None
+        runtime = list_runtime.loop_parts(comp) if simple and passes is None else None
+        if passes is None and runtime is None:
+            raise refuse("the list is built in a way the converter does not follow (one `for`, "
+                         "over literal values, `range(n)` or `enumerate(seq)`)")
+        if runtime is not None:  # one module stands for all: its name is the first's
+            passes = [{}]
+            call = list_runtime.first_name_call(call, runtime["counter"], construct, refuse)
         calls = [call] * len(passes)
     else:
         calls = [e.value for e in held.elements]
@@ -83,7 +108,8 @@ def list_site(rule: base.SiteRule, method_name: str, call: cst.Call, held: cst.C
     target = ctx.parent(held).targets[0].target.attr.value
     return Site(LIST, method_name, call, target=target, holder=ctx.statement_of(held),
                 data={"construct": construct, "rule": rule, "passes": passes, "calls": calls,
-                      "local": False, "held": held})
+                      "local": False, "held": held, "runtime": runtime if m.matches(
+                          held, m.ListComp()) else None})
 
 
 def uses(method: cst.FunctionDef, site: Site) -> list[cst.Call]:
