@@ -6,9 +6,8 @@ import dataclasses
 from pathlib import Path
 
 import libcst as cst
-import libcst.matchers as m
 
-from hk2nnx.convert import modes
+from hk2nnx.convert import modes, walk
 from hk2nnx.convert import rules  # noqa: F401  (registers every rule)
 from hk2nnx.convert.analysis import analyze_file
 from hk2nnx.convert.context import FileContext
@@ -59,10 +58,10 @@ def convert_source(source: str, *, filename: str = "<string>",
 
 def _convert(source: str, filename: str,
              inputs: dict[str, list[TensorSpec]] | None) -> ConvertResult:
-    _check_syntax(source, filename)
+    module = _check_syntax(source, filename)
     if "haiku" not in source:
         return ConvertResult(source, False, [], filename)
-    ctx = FileContext(source, filename, inputs)
+    ctx = FileContext(source, filename, inputs, module=module)
     analysis = analyze_file(ctx)
     for rule in sorted(FILE_RULES, key=lambda r: r.order):
         rule.apply(analysis)
@@ -80,7 +79,8 @@ def convert_file(path: str | Path, **kw) -> ConvertResult:
     return convert_source(source, filename=kw.pop("filename", str(path)), **kw)
 
 
-def _check_syntax(source: str, filename: str) -> None:
+def _check_syntax(source: str, filename: str) -> cst.Module:
+    """The parsed module; ConvertSyntaxError (file, line, column) if either parser refuses."""
     try:
         compile(source, filename, "exec", dont_inherit=True)
     except SyntaxError as err:
@@ -89,11 +89,11 @@ def _check_syntax(source: str, filename: str) -> None:
     except ValueError as err:  # e.g. null bytes
         raise ConvertSyntaxError(filename, 1, 1, str(err)) from None
     try:
-        cst.parse_module(source)
+        return cst.parse_module(source)
     except cst.ParserSyntaxError as err:
         raise ConvertSyntaxError(filename, err.raw_line, err.raw_column + 1,
                                  err.message) from None
 
 
 def _referenced(tree: cst.Module) -> set[str]:
-    return {n for n in _GENERATED_NAMES if m.findall(tree, m.Name(n))}
+    return walk.name_values(tree).intersection(_GENERATED_NAMES)

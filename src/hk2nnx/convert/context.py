@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import libcst as cst
 import libcst.matchers as m
-from libcst.metadata import (
-    MetadataWrapper,
-    ParentNodeProvider,
-    PositionProvider,
-    QualifiedNameProvider,
-    ScopeProvider,
-)
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider, ScopeProvider
 
+from hk2nnx.convert import walk
 from hk2nnx.convert.findings import Finding, Refusal, Safety, Severity, todo_text
 from hk2nnx.program.model import TensorSpec
 
@@ -30,15 +25,19 @@ class FileContext:
     """One file: resolve names and places while analysing; collect edits to apply in one pass."""
 
     def __init__(self, source: str, filename: str,
-                 inputs: dict[str, list[TensorSpec]] | None = None) -> None:
+                 inputs: dict[str, list[TensorSpec]] | None = None,
+                 module: cst.Module | None = None) -> None:
+        """`module` is `source` already parsed (and not shared with other code), if at hand."""
         self.filename = filename
         self.inputs = dict(inputs or {})
-        self.wrapper = MetadataWrapper(cst.parse_module(source))
+        # A freshly parsed tree has no shared nodes, so the wrapper need not copy it.
+        self.wrapper = MetadataWrapper(module if module is not None else cst.parse_module(
+            source), unsafe_skip_copy=True)
         self.tree = self.wrapper.module
-        self._qualnames = self.wrapper.resolve(QualifiedNameProvider)
-        self._positions = self.wrapper.resolve(PositionProvider)
-        self._parents = self.wrapper.resolve(ParentNodeProvider)
         self.scopes = self.wrapper.resolve(ScopeProvider)
+        self._parents = walk.parents(self.tree)
+        self._qualnames: dict[cst.CSTNode, str | None] = {}
+        self._positions: Mapping[cst.CSTNode, CodeRange] | None = None  # on first use
         self.edits: dict[cst.CSTNode, list[Edit]] = {}
         self.before: dict[cst.CSTNode, list[cst.BaseStatement]] = {}
         self.markers: dict[cst.CSTNode, list[str]] = {}
@@ -51,15 +50,18 @@ class FileContext:
         """`haiku.Linear` for `hk.Linear`, `L` (from haiku import Linear as L), `haiku.Linear`."""
         if not m.matches(node, m.Name() | m.Attribute()):
             return None  # libcst also names call results; only references count here
-        names = self._qualnames.get(node) or set()
-        if callable(names):  # libcst computes qualified names lazily
-            names = names()
-        return min((q.name for q in names), key=len, default=None)
+        if node not in self._qualnames:  # what QualifiedNameProvider gives, for this node only
+            scope = self.scopes.get(node)
+            names = scope.get_qualified_names_for(node) if scope is not None else ()
+            self._qualnames[node] = min((q.name for q in names), key=len, default=None)
+        return self._qualnames[node]
 
     def code(self, node: cst.CSTNode) -> str:
         return _EMPTY.code_for_node(node)
 
     def position(self, node: cst.CSTNode) -> tuple[int, int]:
+        if self._positions is None:  # a whole-file pass, only for files that report
+            self._positions = self.wrapper.resolve(PositionProvider)
         where = self._positions.get(node)
         return (where.start.line, where.start.column + 1) if where else (1, 1)
 

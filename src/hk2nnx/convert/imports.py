@@ -8,6 +8,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import GlobalScope, MetadataWrapper, ScopeProvider
 
+from hk2nnx.convert import walk
 from hk2nnx.convert.names import is_haiku
 
 # Names generated code may use, and the import that provides each.
@@ -18,12 +19,35 @@ PROVIDERS = {"nnx": ("flax", "nnx", None), "jnp": ("jax.numpy", None, "jnp"),
 def schedule_imports(tree: cst.Module, generated: set[str]) -> cst.Module:
     """Removes unused haiku imports; adds imports for names the generated code uses."""
     tree = _remove_unused_haiku(tree)
+    missing = sorted(generated - _bound_names(tree))
+    if not missing:
+        return tree
     context = CodemodContext()
-    bound = _bound_names(tree)
-    for name in sorted(generated - bound):
+    for name in missing:
         module, obj, alias = PROVIDERS[name]
         AddImportsVisitor.add_needed_import(context, module, obj, alias)
-    return AddImportsVisitor(context).transform_module(tree)
+    head, rest = _import_head(tree)
+    # libcst's visitor reads and changes only the import block at the top and the statement
+    # after it; the rest of the file (most of it) stays out of its whole-tree passes.
+    stand_in = [cst.SimpleStatementLine([cst.Pass()], leading_lines=rest[0].leading_lines)
+                ] if rest else []
+    done = AddImportsVisitor(context).transform_module(tree.with_changes(
+        body=[*head, *stand_in])).body
+    if not rest:
+        return tree.with_changes(body=done)
+    after = rest[0] if done[-1].leading_lines == rest[0].leading_lines else rest[0].with_changes(
+        leading_lines=done[-1].leading_lines)
+    return tree.with_changes(body=[*done[:-1], after, *rest[1:]])
+
+
+def _import_head(tree: cst.Module) -> tuple[list, list]:
+    """The leading docstring and import lines, and the statements after them."""
+    body = list(tree.body)
+    end = 0
+    while end < len(body) and (m.matches(body[end], m.SimpleStatementLine(
+            body=[m.Import() | m.ImportFrom() | m.Expr(m.SimpleString()) | m.Assign()]))):
+        end += 1
+    return body[:end], body[end:]
 
 
 def _dotted(node: cst.BaseExpression) -> str:
@@ -46,6 +70,12 @@ def _haiku_aliases(small: cst.BaseSmallStatement) -> list[cst.ImportAlias]:
 
 
 def _remove_unused_haiku(tree: cst.Module) -> cst.Module:
+    aliases = [alias for stmt in tree.body if m.matches(stmt, m.SimpleStatementLine())
+               for small in stmt.body for alias in _haiku_aliases(small)]
+    if not aliases:
+        return tree
+    if not _maybe_used({_bound_name(a) for a in aliases}, tree):
+        return tree.visit(_DropAliases(set(aliases)))
     wrapper = MetadataWrapper(tree)
     scopes = wrapper.resolve(ScopeProvider)
     scope = next((s for s in scopes.values() if isinstance(s, GlobalScope)), None)
@@ -56,6 +86,25 @@ def _remove_unused_haiku(tree: cst.Module) -> cst.Module:
               for small in stmt.body for alias in _haiku_aliases(small)
               if not any(a.references for a in scope[_bound_name(alias)])}
     return wrapper.module.visit(_DropAliases(unused)) if unused else tree
+
+
+def _maybe_used(names: set[str], tree: cst.Module) -> bool:
+    """Whether any of `names` is spelled outside the haiku imports, in code or in a string.
+
+    When none is, none is used and the scope analysis (a costly whole-file pass) is skipped.
+    """
+    parts = [small for stmt in tree.body
+             for small in (stmt.body if m.matches(stmt, m.SimpleStatementLine()) else [stmt])
+             if not _haiku_aliases(small)]
+    for part in parts:
+        for node in walk.walk(part):
+            if isinstance(node, cst.Name):
+                if node.value in names:
+                    return True
+            elif isinstance(node, (cst.SimpleString, cst.FormattedStringText)) and any(
+                    name in node.value for name in names):
+                return True  # a string annotation can refer to a name
+    return False
 
 
 class _DropAliases(cst.CSTTransformer):

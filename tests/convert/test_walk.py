@@ -1,0 +1,71 @@
+"""The read-only walks see the nodes a libcst visitor sees, in its order, with its parents."""
+
+from __future__ import annotations
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.metadata import MetadataWrapper, ParentNodeProvider
+
+from hk2nnx.convert import walk
+
+# f-strings without then with a format spec (visited only when set), imports with a star and
+# with names, decorators, lambdas, comprehensions, walrus, match: every field order counts.
+SOURCE = '''
+"""doc"""
+from __future__ import annotations
+from os import *
+from haiku import Linear as L, Module
+import haiku as hk, numpy as np
+
+x = f"{a} and {b!r:>{width}.{prec}}" f"{c=}"
+
+
+@dec(1, *args, key=2, **kw)
+class Net(hk.Module, metaclass=Meta):
+    attr: int = 3
+
+    async def __call__(self, x: "hk.Linear", /, y=1, *rest, z, **kw) -> list[int]:
+        global g
+        total = [i ** 2 for i in range(3) if i if not i]
+        with open("f") as f, other():
+            pass
+        try:
+            (yield from x)
+        except* ValueError as err:
+            raise err from None
+        finally:
+            del total[0:1:2]
+        match x:
+            case {"k": [1, *_]} | Point(x=0) if (n := 2):
+                return lambda q, *, r=1: q @ r
+        return {k: v for k, v in x.items()}, {*x}, (x,), ...
+'''
+
+
+class _Order(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.seen.append(node)
+        return True
+
+
+def test_walk_is_the_visitor_order_and_parents_are_libcst_parents():
+    module = cst.parse_module(SOURCE)
+    order = _Order()
+    module.visit(order)
+    walked = list(walk.walk(module))
+    assert len(walked) == len(order.seen)
+    assert all(a is b for a, b in zip(walked, order.seen))
+    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ParentNodeProvider)
+    assert walk.parents(module) == dict(expected)
+
+
+def test_findall_and_names_match_libcst():
+    module = cst.parse_module(SOURCE)
+    for matcher in (m.Name(), m.Call(), m.Attribute(value=m.Name("hk")), m.FormattedString()):
+        assert walk.findall(module, matcher) == m.findall(module, matcher)
+    assert {"hk", "L", "Linear", "width", "prec", "n", "q"} <= walk.name_values(module)
+    assert "doc" not in walk.name_values(module)
