@@ -109,3 +109,9 @@ def test_in_place_project_verifies_the_originals_not_the_rewritten_siblings(tmp_
     text = (tmp_path / "r.md").read_text()
     assert re.search(r"^- \S+/train\.py model: PASS outputs 1/1 .*\(train mode\)$", text,
                      re.MULTILINE), text[:2000]
+
+
+def test_a_bad_report_name_fails_before_anything_is_written(project, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.run(cli_args(project / "ok.py", "-o", out, "--report", tmp_path / "r.txt")) == 2
+    assert "use a .md or .html file name" in capsys.readouterr().err and not out.exists()

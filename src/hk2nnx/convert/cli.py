@@ -18,7 +18,7 @@ from hk2nnx.convert.api import ConvertResult
 from hk2nnx.convert.notebook import SUFFIXES, convert_any
 from hk2nnx.convert.progress import track
 from hk2nnx.convert.project import convert_group, link
-from hk2nnx.convert.report.write import write_run_report
+from hk2nnx.convert.report.write import renderer, write_run_report
 from hk2nnx.convert.safety import encode_like, interrupts_deferred, read_source
 from hk2nnx.program.model import TensorSpec
 
@@ -114,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         inputs = parse_inputs(args.input)
         files = collect(args.paths)
+        if args.report:
+            renderer(args.report)  # a bad report name fails before anything is written
     except (ValueError, FileNotFoundError) as err:
         print(f"hk2nnx convert: error: {err}", file=sys.stderr)
         return EXIT_ERROR
