@@ -1,8 +1,8 @@
 """The training-step and inference forms compared: Haiku's, and each way NNX code can be compiled.
 
 The NNX forms share one step body (nnx.Optimizer) or, for the pure-dict + optax form, the Haiku
-loop's own body; so they differ in how state crosses the jit boundary, which is the per-call cost
-measured. A form is built from a ready model (and an optax transformation) and returns
+loop's own body as the converter emits it (bench/emitted.py); so they differ in how state crosses
+the jit boundary, which is the per-call cost measured. A form is built from a ready model (and an optax transformation) and returns
 `step(x, y) -> loss` (or `predict(x) -> logits`), carrying its own state between calls.
 """
 
@@ -16,6 +16,7 @@ import jax
 import optax
 from flax import nnx
 
+from bench import emitted
 from bench.models import ModelSpec
 
 Step = Callable[[jax.Array, jax.Array], jax.Array]
@@ -187,26 +188,12 @@ def step_jax_jit_pure(model, tx) -> Step:
 
 
 def step_jax_jit_pure_optax(model, tx) -> Step:
-    """The Haiku loop's own shape: params and the rest as pure dicts, optax state beside them.
-    No nnx.Optimizer: its step counter is one more scalar output, which costs XLA:CPU a fixed
-    few tens of microseconds per step on scan models (measured: stack5 at width 32, +45%)."""
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    rebuild = _rebuilder(graphdef, params, rest)
-
-    @jax.jit
-    def step(carry, x, y):
-        params, rest, opt_state = carry
-
-        def loss_fn(params):
-            model = rebuild(params, rest)
-            return xent(model(x), y), nnx.to_pure_dict(nnx.state(model, nnx.Not(nnx.Param)))
-
-        (loss, rest), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), rest, opt_state), loss
-
-    params = nnx.to_pure_dict(params)
-    return _box(step, (params, nnx.to_pure_dict(rest), tx.init(params)))
+    """The Haiku loop's own shape, as `hk2nnx convert` writes it (bench/emitted.py runs the
+    converter's output): params and the rest as pure dicts, optax state beside them, the model
+    rebuilt inside the loss with `nnx.merge(graphdef, params, rest)`. No nnx.Optimizer: its step
+    counter is one more scalar output, which costs XLA:CPU a fixed few tens of microseconds per
+    step on scan models (measured: stack5 at width 32, +45%)."""
+    return emitted.step(model, tx)
 
 
 def predict_nnx_jit(model) -> Predict:
