@@ -17,7 +17,7 @@ import numpy as np
 
 from hk2nnx.port.formats.errors import CheckpointError
 from hk2nnx.port.formats.layout import Kind, Leaf
-from hk2nnx.port.formats.spans import Span, copy_span
+from hk2nnx.port.formats.spans import DIRECT, Span, copy_span
 
 CHUNK = 8 << 20  # bytes per read or write of a streamed array
 
@@ -119,7 +119,7 @@ def write_payload(handle: IO[bytes], payload: Payload, slot: Slot, source: str,
     """Writes the payload's bytes; returns their CRC-32 (0 unless `checksum`). A payload of the
     wrong size is refused: the slot's shape and dtype were promised to the file's header. With
     `direct` (`handle` is a real file), bytes lying in a source file are copied by the kernel."""
-    if (direct and isinstance(payload, LazyLeaf) and payload.span is not None
+    if (direct and DIRECT and isinstance(payload, LazyLeaf) and payload.span is not None
             and payload.span.nbytes == slot.nbytes):
         return copy_span(payload.span, handle, checksum)
     written = crc = 0

@@ -19,6 +19,7 @@ from typing import IO
 from hk2nnx.port.formats.errors import CheckpointError
 
 STEP = 32 << 20  # bytes mapped at a time for the CRC
+DIRECT = hasattr(os, "pread") and hasattr(mmap, "MAP_SHARED")  # POSIX; elsewhere, chunks
 _POPULATE = getattr(mmap, "MAP_POPULATE", 0)  # fault the range in with one call
 
 
