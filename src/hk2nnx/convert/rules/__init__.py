@@ -29,3 +29,4 @@ from hk2nnx.convert.rules import transform as transform
 from hk2nnx.convert.rules import unsupported as unsupported
 from hk2nnx.convert.rules import vector_quantizer as vector_quantizer
 from hk2nnx.convert.rules import vmap as vmap
+from hk2nnx.convert.rules import while_loop as while_loop

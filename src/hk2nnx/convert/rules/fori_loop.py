@@ -14,15 +14,11 @@ Guide section: "Transformations".
 
 from __future__ import annotations
 
-import libcst.matchers as m
-
-from hk2nnx.convert.findings import Refusal, Safety
+from hk2nnx.convert.findings import Safety
 from hk2nnx.convert.rules import base
-from hk2nnx.convert.rules.lifted import LiftedRule, renamed
+from hk2nnx.convert.rules.lifted import LiftedRule, refuse_stateful, renamed
 
 INFO = base.info("HK046", "fori-loop", Safety.REVIEW, "Transformations", __name__)
-_STATEFUL = ("haiku.next_rng_key", "haiku.maybe_next_rng_key", "haiku.next_rng_keys",
-             "haiku.dropout", "haiku.set_state", "haiku.BatchNorm")
 
 
 class ForiLoopRule(LiftedRule):
@@ -44,10 +40,7 @@ class ForiLoopRule(LiftedRule):
 
     def build(self, site, plan):
         super().build(site, plan)
-        for call in m.findall(self.functions(site)[0], m.Call()):
-            if plan.ctx.qualname(call.func) in _STATEFUL:
-                raise Refusal("hk.fori_loop", "its body draws keys or updates state; pass the "
-                              "module through init_val by hand", INFO.section, INFO.code)
+        refuse_stateful(self, site, plan)
 
     def schedule(self, site, plan) -> None:
         plan.ctx.edit(site.ctor, lambda u: renamed(u, "nnx.fori_loop"))

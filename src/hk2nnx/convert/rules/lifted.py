@@ -17,6 +17,8 @@ from hk2nnx.convert.names import is_haiku
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.args import bind, has_star
 
+_STATEFUL = ("haiku.next_rng_key", "haiku.maybe_next_rng_key", "haiku.next_rng_keys",
+             "haiku.dropout", "haiku.set_state", "haiku.BatchNorm")
 _SPACE = cst.SimpleWhitespace(" ")
 _LONG = 72  # longer generated calls are laid out one argument per line
 
@@ -112,6 +114,16 @@ class CurriedRule(LiftedRule):
             raise Refusal(name, f"apply it where it is built, with positional arguments: "
                           f"{self.usage}", self.info.section, self.info.code)
         return [a.value for a in applied.args]
+
+
+def refuse_stateful(rule: LiftedRule, site, plan) -> None:
+    """Loops keep the closure form: a body drawing keys or updating state is left for a human."""
+    for fn in rule.functions(site):
+        for call in m.findall(fn, m.Call()):
+            if plan.ctx.qualname(call.func) in _STATEFUL:
+                raise Refusal(rule.usage.partition("(")[0], "its body draws keys or updates "
+                              "state; pass the module through the loop's value by hand",
+                              rule.info.section, rule.info.code)
 
 
 def lambda_dim(fn: cst.Lambda, sizes: list, ev):
