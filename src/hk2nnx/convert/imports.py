@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import libcst as cst
 import libcst.matchers as m
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import GlobalScope, MetadataWrapper, ScopeProvider
 
 from hk2nnx.convert import walk
+from hk2nnx.convert.add_imports import add_imports
 from hk2nnx.convert.names import is_haiku
 
 # Names generated code may use, and the import that provides each.
@@ -20,34 +19,7 @@ def schedule_imports(tree: cst.Module, generated: set[str]) -> cst.Module:
     """Removes unused haiku imports; adds imports for names the generated code uses."""
     tree = _remove_unused_haiku(tree)
     missing = sorted(generated - _bound_names(tree))
-    if not missing:
-        return tree
-    context = CodemodContext()
-    for name in missing:
-        module, obj, alias = PROVIDERS[name]
-        AddImportsVisitor.add_needed_import(context, module, obj, alias)
-    head, rest = _import_head(tree)
-    # libcst's visitor reads and changes only the import block at the top and the statement
-    # after it; the rest of the file (most of it) stays out of its whole-tree passes.
-    stand_in = [cst.SimpleStatementLine([cst.Pass()], leading_lines=rest[0].leading_lines)
-                ] if rest else []
-    done = AddImportsVisitor(context).transform_module(tree.with_changes(
-        body=[*head, *stand_in])).body
-    if not rest:
-        return tree.with_changes(body=done)
-    after = rest[0] if done[-1].leading_lines == rest[0].leading_lines else rest[0].with_changes(
-        leading_lines=done[-1].leading_lines)
-    return tree.with_changes(body=[*done[:-1], after, *rest[1:]])
-
-
-def _import_head(tree: cst.Module) -> tuple[list, list]:
-    """The leading docstring and import lines, and the statements after them."""
-    body = list(tree.body)
-    end = 0
-    while end < len(body) and (m.matches(body[end], m.SimpleStatementLine(
-            body=[m.Import() | m.ImportFrom() | m.Expr(m.SimpleString()) | m.Assign()]))):
-        end += 1
-    return body[:end], body[end:]
+    return add_imports(tree, [PROVIDERS[name] for name in missing]) if missing else tree
 
 
 def _dotted(node: cst.BaseExpression) -> str:
