@@ -85,3 +85,44 @@ def test_steps_move_the_weights_the_same_way(fixture):
     for path, value in ((p, v) for p, v in expected.items() if p in trained):
         np.testing.assert_allclose(np.asarray(got[path].get_value()), value, rtol=2e-5,
                                    atol=2e-6, err_msg=path)
+
+
+BASE = '''
+import haiku as hk
+import jax
+import optax
+
+
+def forward(x, is_training):
+    return hk.BatchNorm(True, True, 0.9)(hk.Linear(2)(x), is_training)
+
+
+model = hk.without_apply_rng(hk.transform_with_state(forward))
+params, state = model.init(jax.random.PRNGKey(0), jax.numpy.zeros((1, 3)), True)
+
+
+@jax.jit
+def update(params, state, x):
+    def loss_fn(params):
+{loss}
+    grads = jax.grad(loss_fn{aux})(params)
+    return jax.tree.map(lambda p, g: p - 0.1 * g, params, grads)
+'''
+REFUSED = {
+    "state_not_returned": ("        out, new_state = model.apply(params, state, x, True)\n"
+                           "        return out.sum()\n", "", "does not return the new state"),
+    "haiku_path_index": ("        out, _ = model.apply(params, state, x, True)\n"
+                         "        return out.sum() + params['batch_norm']['scale'].sum()\n", "",
+                         "by Haiku module path"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_unusual_steps_are_left_marked(case):
+    loss, aux, why = REFUSED[case]
+    result = convert_source(BASE.replace("{loss}", loss).replace("{aux}", aux),
+                            filename="case.py", mode="idiomatic")
+    found = [f for f in result.findings if f.code == "HK030"]
+    assert found and why in found[0].message, [str(f) for f in result.findings]
+    assert "@jax.jit\ndef update(params, state, x):" in result.code
+    assert "nnx.merge" not in result.code and "# TODO(hk2nnx): training step" in result.code

@@ -37,10 +37,7 @@ class TrainStep:
     grad_call: cst.Call  # jax.grad(loss_fn)(params)
     grads: str  # the name the gradients are bound to
     applies: list[cst.Call]  # model.apply calls inside loss_fn
-    sgd: list[cst.Call] = dataclasses.field(default_factory=list)  # tree_map updates
     optax_update: cst.Call | None = None  # tx.update(grads, opt_state, params)
-    apply_updates: cst.CSTNode | None = None  # the `params = optax.apply_updates(...)` line
-    opt_state: str | None = None
     key: str | None = None  # a key parameter only the applies used
     returns: list[cst.Return] = dataclasses.field(default_factory=list)
     rest: str = "rest"  # the step's name for the model's other state (Haiku state, RNG counts)
@@ -174,20 +171,19 @@ def _loss_applies(loss_fn: cst.FunctionDef | None, transformed, ctx):
     if loss_fn is None:
         return None
     first = loss_fn.params.params[0].name.value if loss_fn.params.params else None
-    applies = []
-    owners = set()
-    reads = local_reads(ctx, loss_fn, first) if first else []
-    for name in reads:
+    applies, owners, indexed = [], set(), False
+    for name in local_reads(ctx, loss_fn, first) if first else []:
         call = ctx.parent(ctx.parent(name))
         t = next((t for t in transformed if t.ok and not t.multi and m.matches(
             call, m.Call(func=m.Attribute(value=m.Name(t.var), attr=m.Name("apply"))))), None)
         if t is not None and call.args[0].value is name:
             owners.add(t)
             applies.append(call)
+        indexed |= m.matches(ctx.parent(name), m.Subscript(value=m.Name(first)))
     if not owners:
         return None  # differentiates no converted model (or is converted already)
-    if len(owners) > 1 or len(applies) != len(reads):
-        raise _refusal(f"its loss uses `{first}` other than as model.apply's params")
+    if len(owners) > 1 or indexed:
+        raise _refusal(f"its loss indexes `{first}` by Haiku module path, or applies two models")
     return owners.pop(), applies
 
 
@@ -220,35 +216,18 @@ def grad_targets(grad_call: cst.Call, ctx) -> tuple[cst.CSTNode | None, cst.CSTN
 
 
 def _classify_uses(step: TrainStep, ctx) -> None:
+    """Finds the optax update; the params are a pure dict in NNX too, so any tree use works,
+    but an index by Haiku module path (`params["mlp/~/linear"]`) would not."""
     for name in local_reads(ctx, step.fn, step.params):
-        parent = ctx.parent(ctx.parent(name))
-        if name is step.grad_call.args[0].value:
-            continue
-        if m.matches(parent, m.Call()) and ctx.qualname(parent.func) in TREE_MAPS and len(
-                parent.args) == 3 and parent.args[1].value is name and m.matches(
-                parent.args[2].value, m.Name(step.grads)):
-            step.sgd.append(parent)
-        elif m.matches(parent, m.Call(func=m.Attribute(attr=m.Name("update")), args=[
+        parent = ctx.parent(name)
+        if m.matches(parent, m.Subscript()) and parent.value is name:
+            raise _refusal(f"it indexes `{step.params}` by Haiku module path; NNX's params dict "
+                           "is keyed by attribute names")
+        call = ctx.parent(parent)
+        if m.matches(call, m.Call(func=m.Attribute(attr=m.Name("update")), args=[
                 m.Arg(m.Name(step.grads)), m.Arg(m.Name()), m.Arg()])) and (
-                parent.args[2].value is name):
-            _optax_update(step, parent, ctx)
-        elif m.matches(parent, m.Call()) and ctx.qualname(parent.func) == "optax.apply_updates":
-            step.apply_updates = ctx.statement_of(parent)
-        elif not _returned(name, ctx):
-            raise _refusal(f"`{step.params}` is used in a way the converter does not follow")
-
-
-def _optax_update(step: TrainStep, call: cst.Call, ctx) -> None:
-    step.optax_update = call
-    step.opt_state = call.args[1].value.value
-
-
-def _returned(name: cst.Name, ctx) -> bool:
-    parent = ctx.parent(name)
-    if m.matches(parent, m.Element()):
-        parent = ctx.parent(parent)
-    return m.matches(parent, m.Return() | m.Tuple()) and (
-        m.matches(parent, m.Return()) or m.matches(ctx.parent(parent), m.Return()))
+                call.args[2].value is name):
+            step.optax_update = call
 
 
 def _inside(node: cst.CSTNode, container: cst.CSTNode, ctx) -> bool:
