@@ -30,8 +30,8 @@ REFUSED = {
     # Haiku itself fails on a branch creating its own parameters; we do not guess.
     "cond_builds_in_branch": ("        return hk.cond(i > 0, lambda y: hk.Linear(4)(y), a, x)",
                               "inside a loop, branch or nested function"),
-    "vmap_split_keys": (("        return hk.vmap(lambda y: y + jax.random.normal(hk.next_rng_key(),"
-                        " y.shape), split_rng=True)(x)"), "nnx.split_rngs"),
+    "vmap_split_unsized": ("        return hk.vmap(lambda y: a(y), split_rng=True)(x * 2)",
+                           "split_rng needs the batch size"),
     "vmap_not_applied": ("        f = hk.vmap(lambda y: a(y), split_rng=False)\n        return f(x)",
                          "apply it where it is built"),
     "fori_draws_keys": (("        return hk.fori_loop(0, 2, lambda j, y: hk.dropout("
@@ -117,3 +117,36 @@ def test_while_loop_matches_haiku_on_ported_weights():
     hk2nnx.port_to_nnx(original["params"], {}, converted, program=program)
     expected = original["model"].apply(original["params"], jax.random.key(1), x)
     assert jnp.allclose(converted(x), expected, rtol=1e-5, atol=1e-6)
+
+
+SPLIT = """
+import haiku as hk
+import jax
+import jax.numpy as jnp
+
+
+class Noisy(hk.Module):
+    def __call__(self, x):
+        x = hk.Linear(3, name="proj")(x)
+        return hk.vmap(
+            lambda y: hk.Linear(3, name="inner")(y) + jax.random.normal(hk.next_rng_key(), y.shape),
+            split_rng=(not hk.running_init()))(x)
+
+
+def forward(x):
+    return Noisy()(x)
+
+
+model = hk.transform(forward)
+params = model.init(jax.random.key(0), jnp.ones((4, 3)))
+"""
+
+
+def test_vmap_with_split_rng_draws_a_key_per_example():
+    result = convert_source(SPLIT, mode="idiomatic")
+    assert "nnx.split_rngs(splits=x.shape[0])" in result.code
+    assert "nnx.StateAxes({nnx.RngState: 0, ...: None})" in result.code
+    model = run_module(result.code, "converted_split")["model"]
+    out = model(jnp.ones((4, 3)))
+    assert out.shape == (4, 3)
+    assert not jnp.allclose(out[0], out[1]), "rows drew the same key"

@@ -2,7 +2,8 @@
 
 What it converts: an `if` whose test is `hk.running_init()` (or `not hk.running_init()`), the
 guard Haiku documents for `hk.cond`/`hk.switch`: run every branch at init to create all
-parameters, choose one at apply.
+parameters, choose one at apply. In `hk.vmap(..., split_rng=(not hk.running_init()))` it is
+left to HK043.
 Haiku: `if hk.running_init(): a(x); out = b(x)` / `else: out = hk.cond(p, a, b, x)`.
 NNX: `out = nnx.cond(...)`: parameters are made in `__init__`, so only the apply-time branch is
 kept (the whole `if` goes when it has no such branch).
@@ -33,8 +34,16 @@ class RunningInitRule(base.SiteRule):
     def attr_base(self, site, plan) -> str:
         return "running_init"
 
-    def _guard(self, site, plan) -> tuple[cst.If, bool]:
-        """The `if` this call guards, and whether its body is the init-time branch."""
+    def _guard(self, site, plan) -> tuple[cst.If | None, bool]:
+        """The `if` this call guards, and whether its body is the init-time branch.
+
+        None for `hk.vmap(..., split_rng=(not hk.running_init()))`: HK043 reads that argument.
+        """
+        node = site.ctor
+        while node is not None and not m.matches(node, m.Arg(keyword=m.Name("split_rng"))):
+            node = plan.ctx.parent(node) if not m.matches(node, m.BaseStatement()) else None
+        if node is not None:
+            return None, False
         test = plan.ctx.parent(site.ctor)
         negated = m.matches(test, m.UnaryOperation(operator=m.Not()))
         statement = plan.ctx.parent(test) if negated else test
@@ -52,6 +61,8 @@ class RunningInitRule(base.SiteRule):
 
     def schedule(self, site, plan) -> None:
         statement, init_first = self._guard(site, plan)
+        if statement is None:
+            return
 
         def rewrite(u: cst.If):
             kept = u.orelse.body.body if init_first and u.orelse is not None else (

@@ -5,10 +5,12 @@ may build modules (parameters are not batched, as in Haiku).
 Haiku: `y = hk.vmap(lambda x: hk.Linear(4)(x), split_rng=False)(x)`.
 NNX: `y = nnx.vmap(lambda self, x: self.linear(x), in_axes=(None, 0))(self, x)`: the module is
 an operand broadcast with `None`, so its parameters are shared across the batch; `in_axes`
-written as an int or a tuple gets the `None` in front, `out_axes`, `axis_name` and
-`axis_size` carry over, `split_rng` goes.
-Fix safety: review. `split_rng=True` asks Haiku for a different key per example; NNX would
-need `nnx.split_rngs` and `nnx.StateAxes` for that, so a function that draws keys is refused.
+written as an int or a tuple gets the module's axis in front, `out_axes`, `axis_name` and
+`axis_size` carry over. `split_rng=True` (any value but a literal False: Haiku's
+`not hk.running_init()` idiom is True at apply) draws a key per example: the call is wrapped
+in `nnx.split_rngs(splits=x.shape[0])` and the module's axis is
+`nnx.StateAxes({nnx.RngState: 0, ...: None})`, keys mapped and parameters shared.
+Fix safety: review. Per-example keys differ from Haiku's, as every NNX key does (HK005).
 Guide section: "Transformations".
 """
 
@@ -19,6 +21,7 @@ import libcst.matchers as m
 
 from hk2nnx.convert.findings import Refusal, Safety
 from hk2nnx.convert.rules import base
+from hk2nnx.convert.rules.args import with_keyword
 from hk2nnx.convert.rules.lifted import (
     CurriedRule,
     insert_self,
@@ -30,8 +33,8 @@ from hk2nnx.convert.rules.lifted import (
 )
 
 INFO = base.info("HK043", "vmap", Safety.REVIEW, "Transformations", __name__)
-_RANDOM = ("haiku.next_rng_key", "haiku.maybe_next_rng_key", "haiku.next_rng_keys",
-           "haiku.dropout")
+_KEYS_MAPPED = "nnx.StateAxes({nnx.RngState: 0, ...: None})"  # keys per example, params shared
+_SIMPLE = m.Name() | m.Attribute() | m.Subscript()
 
 
 class VmapRule(CurriedRule):
@@ -46,18 +49,19 @@ class VmapRule(CurriedRule):
         super().build(site, plan)
         if any(a.keyword is None for a in site.ctor.args[1:]):
             raise Refusal("hk.vmap", "pass in_axes/out_axes by keyword", INFO.section, INFO.code)
-        split = self.bound(site).get("split_rng")
-        if split is not None and plan.ctx.code(split.value) != "False" and any(
-                plan.ctx.qualname(c.func) in _RANDOM for f in self.functions(site)
-                for c in m.findall(f, m.Call())):
-            raise Refusal("hk.vmap", "split_rng with keys drawn inside needs nnx.split_rngs "
-                          "and nnx.StateAxes, written by hand", INFO.section, INFO.code)
+        bound = self.bound(site)
+        axes = _axes(bound.get("in_axes"), len(self.operands(site, plan)))
+        if _splits(bound) and "axis_size" not in bound and not any(
+                a != "None" and m.matches(o, _SIMPLE)
+                for a, o in zip(axes, self.operands(site, plan))):
+            raise Refusal("hk.vmap", "split_rng needs the batch size: pass axis_size= or map a "
+                          "named array", INFO.section, INFO.code)
 
     def schedule(self, site, plan) -> None:
-        count = len(self.operands(site, plan))
         bound = self.bound(site)
-        axes = _axes(bound.get("in_axes"), count, plan)
+        axes = _axes(bound.get("in_axes"), len(self.operands(site, plan)))
         index = list(site.ctor.args).index(bound["fun"])
+        split = _splits(bound)
 
         def rewrite(applied: cst.Call) -> cst.Call:
             u = applied.func
@@ -68,29 +72,47 @@ class VmapRule(CurriedRule):
             call = without(u.with_changes(args=args), {"split_rng", "in_axes"} if uses
                            else {"split_rng"})
             call = renamed(call, "nnx.vmap")
-            if uses:
-                call = call.with_changes(args=[
-                    *call.args[:-1], call.args[-1].with_changes(comma=cst.Comma(
-                        whitespace_after=cst.SimpleWhitespace(" "))),
-                    cst.Arg(cst.parse_expression(axes), keyword=cst.Name("in_axes"),
-                            equal=cst.AssignEqual(cst.SimpleWhitespace(""),
-                                                  cst.SimpleWhitespace("")))])
-            applied = applied.with_changes(func=laid_out(call))
-            return insert_self(applied, 0) if uses else applied
+            if not uses:
+                return applied.with_changes(func=laid_out(call))
+            module = _KEYS_MAPPED if split else "None"
+            call = with_keyword(call, "in_axes", "(" + ", ".join([module, *axes]) + ")")
+            call = laid_out(call)
+            if split:
+                size = _size(bound, axes, applied.args)
+                call = cst.Call(func=cst.parse_expression(f"nnx.split_rngs(splits={size})"),
+                                args=[cst.Arg(call)])
+            return insert_self(applied.with_changes(func=call), 0)
 
         plan.ctx.edit(self.applied(site, plan), rewrite)
 
 
-def _axes(given: cst.Arg | None, count: int, plan) -> str:
-    """`in_axes` with a leading `None` for the module: `0` -> `(None, 0, 0)` for two operands."""
+def _splits(bound: dict[str, cst.Arg]) -> bool:
+    """Haiku draws a key per example unless split_rng is literally False (or absent: old API)."""
+    given = bound.get("split_rng")
+    return given is not None and not m.matches(given.value, m.Name("False"))
+
+
+def _size(bound: dict[str, cst.Arg], axes: list[str], operands: list[cst.Arg]) -> str:
+    """How many examples: axis_size, else the mapped axis of the first named operand."""
+    code = cst.Module(body=[]).code_for_node
+    if "axis_size" in bound:
+        return code(bound["axis_size"].value)
+    axis, operand = next((a, o.value) for a, o in zip(axes, operands)
+                         if a != "None" and m.matches(o.value, _SIMPLE))
+    return f"{code(operand)}.shape[{axis}]"
+
+
+def _axes(given: cst.Arg | None, count: int) -> list[str]:
+    """One axis per operand: `0` -> `["0", "0"]` for two operands; a tuple as written."""
+    code = cst.Module(body=[]).code_for_node
     if given is None:
-        return "(" + ", ".join(["None"] + ["0"] * count) + ")"
+        return ["0"] * count
     value = given.value
     if m.matches(value, m.Integer() | m.Name("None")):
-        return "(" + ", ".join(["None"] + [plan.ctx.code(value)] * count) + ")"
+        return [code(value)] * count
     if m.matches(value, m.Tuple() | m.List()):
-        return "(" + ", ".join(["None"] + [plan.ctx.code(e.value) for e in value.elements]) + ")"
-    raise Refusal("hk.vmap", "write in_axes as an int or a tuple, so the module's `None` can be "
+        return [code(e.value) for e in value.elements]
+    raise Refusal("hk.vmap", "write in_axes as an int or a tuple, so the module's axis can be "
                   "put in front", INFO.section, INFO.code)
 
 
