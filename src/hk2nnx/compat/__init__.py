@@ -22,6 +22,9 @@ from hk2nnx.compat.templates.pooling import AvgPool as AvgPool
 from hk2nnx.compat.templates.pooling import MaxPool as MaxPool
 from hk2nnx.compat.templates.pooling import avg_pool as avg_pool
 from hk2nnx.compat.templates.pooling import max_pool as max_pool
+from hk2nnx.compat.templates.separable import (
+    SeparableDepthwiseConv2D as SeparableDepthwiseConv2D,
+)
 from hk2nnx.compat.templates.spectral_norm import SpectralNorm as SpectralNorm
 from hk2nnx.compat.templates.vanilla_rnn import VanillaRNN as VanillaRNN
 from hk2nnx.compat.templates.vector_quantizer import VectorQuantizer as VectorQuantizer
@@ -29,7 +32,8 @@ from hk2nnx.compat.templates.vector_quantizer import VectorQuantizerEMA as Vecto
 
 __all__ = [
     "MODULE_NAME", "AvgPool", "BatchNorm", "Bias", "Embed", "ExponentialMovingAverage", "GRU",
-    "LSTM", "LSTMState", "MaxPool", "MultiHeadAttention", "SpectralNorm", "VanillaRNN",
+    "LSTM", "LSTMState", "MaxPool", "MultiHeadAttention", "SeparableDepthwiseConv2D",
+    "SpectralNorm", "VanillaRNN",
     "VectorQuantizer", "VectorQuantizerEMA", "available", "avg_pool", "compat_source",
     "max_pool",
 ]

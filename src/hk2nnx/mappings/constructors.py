@@ -32,6 +32,7 @@ class Arg:
     # INITIALIZER: (in_axis, out_axis) in NNX's layout of the axes Haiku's fans count, when
     # they differ from jax's (-2, -1) (transposed convolutions keep (..., out, in) in Haiku).
     fan_axes: tuple[int, int] | None = None
+    omit: tuple[str, ...] = ()  # values (source text) that equal NNX's default: not written
     only: tuple[str, ...] = ()  # the only values (source text) NNX can express; else manual
     leaf: str | None = None  # INITIALIZER: the Haiku leaf it draws (faithful mode's default)
 
@@ -211,7 +212,7 @@ CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
     ConstructorMapping(
         "haiku.LayerNorm", "nnx.LayerNorm",
         (
-            Arg("axis", None, only=_LAST_AXIS),
+            Arg("axis", "reduction_axes", omit=_LAST_AXIS),
             Arg("create_scale", "use_scale"),
             Arg("create_offset", "use_bias"),
             Arg("eps", "epsilon", haiku_default="1e-05"),
@@ -222,12 +223,13 @@ CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
             Arg("param_axis", None, only=("None",) + _LAST_AXIS),
         ),
         in_features="num_features", out_features=None, positional=("num_features",),
-        notes="only the last axis is normalised in this mapping",
+        notes="parameters live on the last axis only (NNX builds them eagerly from "
+              "num_features)",
     ),
     ConstructorMapping(
         "haiku.RMSNorm", "nnx.RMSNorm",
         (
-            Arg("axis", None, only=_LAST_AXIS),
+            Arg("axis", "reduction_axes", omit=_LAST_AXIS),
             Arg("eps", "epsilon", haiku_default="1e-05"),
             Arg("scale_init", "scale_init", INITIALIZER, leaf="scale"),
             _NAME,
@@ -318,6 +320,12 @@ COMPAT_CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
     _compat("VanillaRNN", ("hidden_size", "double_bias", "name"), call=("inputs", "prev_state"),
             in_features="input_size", out_features="hidden_size",
             notes="nnx.SimpleCell has one bias where Haiku's double_bias trains two"),
+    _compat("SeparableDepthwiseConv2D", ("channel_multiplier", "kernel_shape", "stride",
+                                         "padding", "with_bias", "w_init", "b_init",
+                                         "data_format", "name"),
+            in_features="in_features", out_expr="{in} * {channel_multiplier}",
+            notes="two depthwise convolutions, (k0, 1) with the stride and (1, k1) with the "
+                  "bias; each is an nnx.Conv with one group per channel"),
     _compat("Bias", ("output_size", "bias_dims", "b_init", "name"), call=("inputs", "multiplier"),
             input_shape=("input_size", 1),
             notes="no NNX layer adds a bias over chosen axes of a whole input shape"),

@@ -178,7 +178,7 @@ class LayerRule(base.SiteRule):
             raise Refusal(site.data["construct"], f"{arg.haiku}={text} has no NNX equivalent "
                           f"({mapping.notes or 'not in the mapping table'})", mapping.section,
                           INFO.code)
-        if arg.nnx is None:
+        if arg.nnx is None or text in arg.omit:
             return {}
         if arg.convert == NTUPLE:
             return {arg.nnx: _ntuple(value, text, mapping, site.data["construct"])}
