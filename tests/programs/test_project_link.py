@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hk2nnx.cli import main
 from hk2nnx.convert.project import link
 
 MODELS = "import haiku as hk\n\n\nclass Net(hk.Module):\n    pass\n"
@@ -29,3 +30,39 @@ def test_each_importer_gets_a_group_and_the_definer_goes_with_the_first_script(t
     assert groups[path["a.ipynb"]] == (path["models.py"], path["a.ipynb"])
     assert groups[path["models.py"]] == groups[path["a.py"]]  # scripts before notebooks
     assert "plain.py" not in {Path(p).name for p in groups}
+
+
+MODEL = '''import haiku as hk
+
+
+class {name}(hk.Module):
+    def __call__(self, x):
+        return hk.Linear(2)(x.reshape((x.shape[0], -1)))
+'''
+TRAIN = '''import haiku as hk
+import jax
+import jax.numpy as jnp
+from models import {name}
+
+
+def forward(x):
+    return {name}()(x)
+
+
+model = hk.transform(forward)
+params = model.init(jax.random.key(0), jnp.ones((1, {a}, 3)))
+'''
+
+
+def test_two_projects_in_one_run_each_trace_their_own_models(tmp_path, capsys):
+    """Both have a `models.py`: the second's trace must not import the first's (cached)."""
+    for name, a in (("First", 2), ("Second", 5)):
+        folder = tmp_path / "src" / name.lower()
+        folder.mkdir(parents=True)
+        (folder / "models.py").write_text(MODEL.format(name=name))
+        (folder / "train.py").write_text(TRAIN.format(name=name, a=a))
+    assert main(["convert", str(tmp_path / "src"), "-o", str(tmp_path / "out")]) == 1
+    assert "could not run" not in capsys.readouterr().err
+    for name, size in (("first", 6), ("second", 15)):
+        converted = (tmp_path / "out" / name / "models.py").read_text()
+        assert f"nnx.Linear(\n            {size}, 2," in converted

@@ -16,7 +16,6 @@ reads) is left out. The trace itself is `hk2nnx.trace`: shapes only, no weights.
 from __future__ import annotations
 
 import ast
-import sys
 from pathlib import Path
 
 import libcst as cst
@@ -24,6 +23,7 @@ import libcst.matchers as m
 
 from hk2nnx.convert import inputs
 from hk2nnx.convert.findings import Safety, Severity
+from hk2nnx.convert.importing import importable_from
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.tree import module_sites
 from hk2nnx.program.model import TensorSpec
@@ -121,18 +121,15 @@ def _definitions(analysis) -> dict | None:
     kept = [s for s in ctx.tree.body if _is_definition(s, ctx)]
     code = cst.Module(body=kept).code
     namespace: dict = {"__name__": "_hk2nnx_convert_trace"}
-    folder = str(Path(ctx.filename).resolve().parent) if Path(ctx.filename).is_file() else None
-    if folder:
-        sys.path.insert(0, folder)
+    path = Path(ctx.filename)
+    folders = [path.resolve().parent] if path.is_file() else []
     try:
-        exec(compile(code, ctx.filename, "exec"), namespace)  # noqa: S102  (definitions only)
+        with importable_from(*folders):  # its siblings, not another folder's same-named files
+            exec(compile(code, ctx.filename, "exec"), namespace)  # noqa: S102  (definitions)
     except Exception as err:  # noqa: BLE001  (any error of the user's code: report, go on)
         ctx.report(CODE, ctx.tree, f"could not run the file's definitions to trace sizes: "
                    f"{type(err).__name__}: {err}", Severity.WARNING, Safety.MANUAL)
         return None
-    finally:
-        if folder and sys.path and sys.path[0] == folder:
-            sys.path.pop(0)
     return namespace
 
 

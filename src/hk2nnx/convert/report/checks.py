@@ -10,11 +10,8 @@ line of the report, never an abort.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +23,7 @@ from hk2nnx.convert import modes, traced, transforms
 from hk2nnx.convert.analysis import FileAnalysis
 from hk2nnx.convert.context import FileContext
 from hk2nnx.convert.findings import Refusal
+from hk2nnx.convert.importing import importable_from
 from hk2nnx.convert.index import build_index
 from hk2nnx.convert.report.model import VerifyResult
 from hk2nnx.program.model import TensorSpec
@@ -194,7 +192,7 @@ def _definitions(path: Path, source: str, var: str, fallback: Path) -> dict:
     ctx = FileContext(source, str(path))
     kept = [s for s in ctx.tree.body if traced._is_definition(s, ctx) or _assigns(s, var)]
     namespace: dict = {"__name__": f"_hk2nnx_verify_{path.stem}", "__file__": str(path)}
-    with _importable_from(path.parent, fallback):
+    with importable_from(path.parent, fallback):
         exec(compile(cst.Module(body=kept).code, str(path), "exec"), namespace)  # noqa: S102
     if var not in namespace:
         raise LookupError(f"{path.name} defines no {var!r} at module level")
@@ -204,22 +202,3 @@ def _definitions(path: Path, source: str, var: str, fallback: Path) -> dict:
 def _assigns(stmt: cst.CSTNode, var: str) -> bool:
     target = m.AssignTarget(target=m.Name(var))
     return m.matches(stmt, m.SimpleStatementLine(body=[m.Assign(targets=[target])]))
-
-
-@contextlib.contextmanager
-def _importable_from(*folders: Path) -> Iterator[None]:
-    """Imports of the folders' modules find them there, not a same-named module loaded before
-    (the original `models` while running the converted `train`); all is undone after."""
-    local = {p.stem for f in folders for p in f.iterdir() if p.suffix == ".py" or p.is_dir()}
-    shadowed = {n: sys.modules.pop(n) for n in list(sys.modules) if n.split(".")[0] in local}
-    before = set(sys.modules)
-    sys.path[:0] = [str(f) for f in folders]
-    try:
-        yield
-    finally:
-        for folder in folders:
-            sys.path.remove(str(folder))
-        for name in set(sys.modules) - before:
-            if name.split(".")[0] in local:
-                del sys.modules[name]
-        sys.modules.update(shadowed)
