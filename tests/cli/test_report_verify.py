@@ -115,3 +115,13 @@ def test_a_bad_report_name_fails_before_anything_is_written(project, tmp_path, c
     out = tmp_path / "out"
     assert cli.run(cli_args(project / "ok.py", "-o", out, "--report", tmp_path / "r.txt")) == 2
     assert "use a .md or .html file name" in capsys.readouterr().err and not out.exists()
+
+
+def test_idiomatic_mode_is_verified_as_converted(tmp_path):
+    """NNX's own BatchNorm (no compat class): the port and verify follow what was emitted."""
+    report = tmp_path / "r.md"
+    cli.run(cli_args(GUIDE / "batch_norm_state.py", "-o", tmp_path / "out", "--mode", "idiomatic",
+                     "--report", report))
+    assert "nnx.BatchNorm(" in (tmp_path / "out" / "batch_norm_state.py").read_text()
+    assert re.search(r"^- \S+ model: PASS outputs 1/1 .*; state \d+/\d+ .*\(train mode\)$",
+                     report.read_text(), re.MULTILINE), report.read_text()[:1500]
