@@ -153,3 +153,12 @@ def test_missing_and_extra_leaves_are_listed_before_anything_is_written(tmp_path
     text = str(err.value)
     assert "\n" not in text and f"{module}/w" in text and "stray/w" in text
     assert not (tmp_path / "n.safetensors").exists()
+
+
+@pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
+def test_foreign_npz_members_stream_through(tmp_path, program, trees, save):
+    flat = {f"{m}/{n}": x for tree in trees for m, leaves in tree.items() for n, x in leaves.items()}
+    save(tmp_path / "c.npz", **flat)  # no hk2nnx metadata: state leaves read as params
+    port_checkpoint(tmp_path / "c.npz", tmp_path / "n.safetensors", program)
+    got, _ = formats.read_nnx_checkpoint(tmp_path / "n.safetensors")
+    _assert_identical({"": got}, {"": to_nnx_arrays(*trees, program)[0]})
