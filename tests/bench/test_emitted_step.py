@@ -9,9 +9,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-from bench import emitted, forms  # noqa: E402
-from bench.checks import Setup  # noqa: E402
-from bench.models import model_table  # noqa: E402
+from bench import emitted, forms
+from bench.checks import Setup
+from bench.models import model_table
 
 
 def test_the_emitted_code_is_the_pure_dict_optax_form():

@@ -8,6 +8,8 @@ STEPS steps, feeding each step's results back in; the params (and losses) must a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jax
 import numpy as np
 import pytest
@@ -109,10 +111,10 @@ def update(params, state, x):
     return jax.tree.map(lambda p, g: p - 0.1 * g, params, grads)
 '''
 REFUSED = {
-    "state_not_returned": ("        out, new_state = model.apply(params, state, x, True)\n"
-                           "        return out.sum()\n", "", "does not return the new state"),
-    "haiku_path_index": ("        out, _ = model.apply(params, state, x, True)\n"
-                         "        return out.sum() + params['batch_norm']['scale'].sum()\n", "",
+    "state_not_returned": (("        out, new_state = model.apply(params, state, x, True)\n"
+                           "        return out.sum()\n"), "", "does not return the new state"),
+    "haiku_path_index": (("        out, _ = model.apply(params, state, x, True)\n"
+                         "        return out.sum() + params['batch_norm']['scale'].sum()\n"), "",
                          "by Haiku module path"),
 }
 
@@ -126,3 +128,66 @@ def test_unusual_steps_are_left_marked(case):
     assert found and why in found[0].message, [str(f) for f in result.findings]
     assert "@jax.jit\ndef update(params, state, x):" in result.code
     assert "nnx.merge" not in result.code and "# TODO(hk2nnx): training step" in result.code
+
+
+DROPOUT_IN_RETURN = '''
+import haiku as hk
+import jax
+import jax.numpy as jnp
+
+
+def forward(x):
+    return hk.Linear(2)(hk.dropout(hk.next_rng_key(), 0.5, x))
+
+
+model = hk.transform(forward)
+params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 3)))
+
+
+@jax.jit
+def train_step(params, key, x):
+    def loss_fn(params):
+        return model.apply(params, key, x).sum()
+
+    grads = jax.grad(loss_fn)(params)
+    return jax.tree.map(lambda p, g: p - 0.1 * g, params, grads)
+
+
+for i in range(2):
+    params = train_step(params, jax.random.PRNGKey(i), jnp.ones((4, 3)))
+'''
+
+
+def test_the_rng_state_is_read_after_the_model_ran():
+    """A loss that applies the model inside its return reads the new state after it: dropout
+    draws a fresh mask each step because the RNG count moved on."""
+    code = convert_source(DROPOUT_IN_RETURN, filename="case.py", mode="idiomatic").code
+    assert "return model(x).sum(), nnx.to_pure_dict(" in code
+    converted = run_module(code, "converted_dropout_in_return")
+    counts = jax.tree.leaves(converted["rest"])
+    assert [int(c) for c in counts if getattr(c, "dtype", None) == np.uint32] == [2]
+    assert int(converted["model"].dropout.rngs.count[...]) == 2  # nnx.update after the loop
+
+
+TRAIN_RETURNS_PARAMS = (Path(__file__).parent / "fixtures" / "training_step" / "optax_adam.py"
+                        ).read_text().split("\n\nfor step in range(3):")[0] + """
+
+def train(params, opt_state):
+    for _ in range(2):
+        params, opt_state, loss = update(params, opt_state, jnp.ones((5, 3)), jnp.zeros((5, 2)))
+    return params
+
+
+params = train(params, opt_state)
+prediction = net.apply(params, jnp.ones((1, 3)))
+"""
+
+
+def test_a_module_level_training_call_puts_the_weights_back_into_the_model():
+    code = convert_source(TRAIN_RETURNS_PARAMS, filename="case.py", mode="idiomatic").code
+    assert ("params = train(params, rest, opt_state)\nnnx.update(net, params)\n"
+            "prediction = net(jnp.ones((1, 3)))") in code
+    converted = run_module(code, "converted_train_returns_params")
+    want = converted["nnx"].to_pure_dict(converted["nnx"].state(converted["net"], nnx.Param))
+    for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(converted["params"])):
+        np.testing.assert_array_equal(a, b)

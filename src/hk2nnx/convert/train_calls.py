@@ -79,6 +79,22 @@ def _outer(outer: cst.FunctionDef, given: cst.Arg, step: TrainStep, analysis) ->
         passed = bind(call, names).get(param) if grow else None
         if passed is not None:
             ctx.edit(call, lambda u, c=call, p=passed: _args(c, u, p, None, step.rest))
+        _trained_back(call, step, analysis)
+
+
+def _trained_back(call: cst.Call, step: TrainStep, analysis) -> None:
+    """`params = train(params, ...)` at module level: the model takes the trained weights."""
+    ctx = analysis.ctx
+    assign = ctx.parent(call)
+    if enclosing_function(call, analysis) is not None or not m.matches(
+            assign, m.Assign(targets=[m.AssignTarget()])):
+        return
+    trees = [n for n in m.findall(assign.targets[0].target, m.Name())
+             if n.value in step.t.tree_names | {step.rest}]
+    if trees:
+        analysis.consumed_tree_args.extend(trees)
+        names = ", ".join(n.value for n in trees)
+        add_after(_top(call, ctx), f"nnx.update({step.t.var}, {names})\n", ctx)
 
 
 def _results(call: cst.Call, step: TrainStep, analysis) -> list[cst.BaseExpression] | None:
@@ -115,13 +131,18 @@ def _update_after(call: cst.Call, targets, step: TrainStep, analysis, done: set[
     params, rest = targets[step.params_at], targets[rest_at] if rest_at is not None else None
     if not (m.matches(params, m.Name()) and m.matches(rest, m.Name())):
         return
-    statement = call
-    while not m.matches(ctx.parent(statement), m.Module()):
-        statement = ctx.parent(statement)
+    statement = _top(call, ctx)
     if id(statement) in done:
         return
     done.add(id(statement))
     add_after(statement, f"nnx.update({step.t.var}, {params.value}, {rest.value})\n", ctx)
+
+
+def _top(node: cst.CSTNode, ctx) -> cst.CSTNode:
+    """The module-level statement holding `node` (a loop, not the line inside it)."""
+    while not m.matches(ctx.parent(node), m.Module()):
+        node = ctx.parent(node)
+    return node
 
 
 def add_after(statement: cst.CSTNode, code: str, ctx) -> None:

@@ -88,7 +88,7 @@ def _step(fn, grads, analysis, transformed) -> TrainStep | None:
     step = TrainStep(fn, t, target, loss_fn, grad_call, _grads_name(grad_call, ctx), applies)
     _classify_uses(step, ctx)
     step.key = _key_only_for_applies(step, params, ctx)
-    step.returns = [r for r in m.findall(fn.body, m.Return()) if not _inside(r, loss_fn, ctx)]
+    step.returns = [r for r in m.findall(fn.body, m.Return()) if not inside(r, loss_fn, ctx)]
     _state(step, params, analysis)
     step.params_at = _params_position(step, ctx)
     return step
@@ -230,7 +230,7 @@ def _classify_uses(step: TrainStep, ctx) -> None:
             step.optax_update = call
 
 
-def _inside(node: cst.CSTNode, container: cst.CSTNode, ctx) -> bool:
+def inside(node: cst.CSTNode, container: cst.CSTNode, ctx) -> bool:
     while node is not None:
         if node is container:
             return True

@@ -29,7 +29,7 @@ from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.apply import call_mode
 from hk2nnx.convert.rules.args import with_keyword
 from hk2nnx.convert.train_calls import add_after, insert_element, param_after, rewrite_calls
-from hk2nnx.convert.training import TrainStep, find_steps, grad_targets
+from hk2nnx.convert.training import TrainStep, find_steps, grad_targets, inside
 from hk2nnx.convert.transforms import transformed
 
 INFO = base.info("HK030", "train-step", Safety.REVIEW, "Training step and compilation", __name__)
@@ -145,9 +145,13 @@ def _thread_rest(step: TrainStep, ctx) -> None:
     ctx.edit(step.fn.params, lambda u: param_after(u, step.params, rest))
     new_rest = f"new_{rest}"
     for ret in m.findall(step.loss_fn.body, m.Return()):
-        ctx.insert_before(ctx.statement_of(ret), f"{new_rest} = {rest_of(model)}\n")
-        ctx.edit(ret, lambda u: u.with_changes(value=cst.Tuple([
-            cst.Element(_grouped(u.value)), cst.Element(cst.Name(new_rest))], lpar=[], rpar=[])))
+        if any(inside(call, ret, ctx) for call in step.applies):  # read it after the model ran
+            aux = cst.parse_expression(rest_of(model))
+        else:
+            ctx.insert_before(ctx.statement_of(ret), f"{new_rest} = {rest_of(model)}\n")
+            aux = cst.Name(new_rest)
+        ctx.edit(ret, lambda u, a=aux: u.with_changes(value=cst.Tuple([
+            cst.Element(_grouped(u.value)), cst.Element(a)], lpar=[], rpar=[])))
     ctx.edit(step.grad_call.func, lambda u: with_keyword(u, "has_aux", "True"))
     grads, _ = grad_targets(step.grad_call, ctx)
     assign = ctx.parent(step.grad_call)
