@@ -13,6 +13,7 @@ from hk2nnx.convert.analysis import analyze_file
 from hk2nnx.convert.context import FileContext
 from hk2nnx.convert.findings import Finding
 from hk2nnx.convert.imports import schedule_imports
+from hk2nnx.convert.unused_imports import drop_made_unused
 from hk2nnx.convert.rewrite import apply_edits
 from hk2nnx.convert.rules.base import FILE_RULES
 from hk2nnx.program.model import TensorSpec
@@ -51,7 +52,7 @@ def convert_source(source: str, *, filename: str = "<string>",
     reported); None keeps the mode of an enclosing `hk2nnx.convert.modes.using`.
     Raises ConvertSyntaxError for a file that does not parse.
     """
-    with modes.using(mode) as run:
+    with modes.using(mode) as run, walk.read_only_visits():
         result = _convert(source, filename, inputs)
     return dataclasses.replace(result, compat=frozenset(run.compat))
 
@@ -67,7 +68,7 @@ def _convert(source: str, filename: str,
         rule.apply(analysis)
     tree = apply_edits(ctx)
     introduced = _referenced(tree) - _referenced(ctx.tree)
-    tree = schedule_imports(tree, introduced)
+    tree = drop_made_unused(source, schedule_imports(tree, introduced))
     code = tree.code
     findings = sorted(ctx.findings, key=lambda f: (f.line, f.col, f.code))
     return ConvertResult(code, code != source, findings, filename)

@@ -15,6 +15,7 @@ from hk2nnx.convert import notebook
 from hk2nnx.convert.api import ConvertResult, convert_source
 from hk2nnx.convert.findings import Finding
 from hk2nnx.convert.imports import PROVIDERS, schedule_imports
+from hk2nnx.convert.unused_imports import drop_made_unused
 from hk2nnx.convert.safety import read_source
 from hk2nnx.program.model import TensorSpec
 
@@ -127,7 +128,7 @@ def _convert_all(group: tuple[str, ...], inputs: tuple
     pieces = _split(result.code, len(group), group[-1]) if result.changed else texts
     out = []
     for i, (path, text, piece) in enumerate(zip(group, texts, pieces)):
-        code = _tidy_imports(piece) if piece != text else text
+        code = _tidy_imports(piece, text) if piece != text else text
         findings = [_place(f, i, program.starts, path) for f in result.findings
                     if _file_of(f.line, program.starts) == i]
         if i in notebooks:
@@ -156,11 +157,12 @@ def _split(code: str, count: int, filename: str) -> list[str]:
         marks[n + 1].start() if n + 1 < count else len(code))] for n, mark in enumerate(marks)]
 
 
-def _tidy_imports(piece: str) -> str:
-    """Each file imports what its own code uses: nnx where it appears, no unused haiku."""
+def _tidy_imports(piece: str, original: str) -> str:
+    """Each file imports what its own code uses: nnx where it appears, no unused haiku, nothing
+    the conversion of this file left unused."""
     tree = cst.parse_module(piece)
     used = {n for n in PROVIDERS if m.findall(tree, m.Name(n))}
-    return schedule_imports(tree, used).code
+    return drop_made_unused(original, schedule_imports(tree, used)).code
 
 
 def _file_of(line: int, starts: tuple[int, ...]) -> int:

@@ -1,8 +1,9 @@
 """HK061 module-list: a list of modules built in `__init__` becomes an `nnx.List`.
 
-What it converts: `self.layers = [hk.Linear(n, name=f"layer_{i}") for i, n in enumerate((64,
-32))]` (a comprehension over literal values, `range(3)` or `enumerate(...)` of them) and
-`self.layers = [hk.Linear(64), hk.Linear(32)]` (a list literal of one kind of module), where the
+What it converts: `self.layers = [hk.Linear(n, name=f"layer_{i}") for i, n in enumerate(sizes)]`
+(one `for` over literal values, `range(n)` or `enumerate(seq)`; `name=` absent or
+`f"<name>_{i}"` with the counter) and `self.layers = [hk.Linear(64), hk.Linear(32)]` (a list
+literal of one kind of module), where the
 modules are table layers or module classes of the file, used as `for layer in self.layers`
 (slices too), `self.layers[-1](x)` or `[head(x) for head in self.heads]`.
 Haiku: `hk.Module` keeps a plain list; its modules are `~/layer_0`, `~/layer_1`, ...
@@ -11,8 +12,11 @@ in_features, 64, rngs=rngs), nnx.Linear(64, 32, rngs=rngs)])`, input sizes chain
 feeds each layer's output to the next (`x = layer(x)`), else all sized from the same input. The
 attribute is named after its modules (`layers` for `layer_0`, ...; `linears` for `linear`,
 `linear_1`): the naming scheme's containers (`hk2nnx.program.naming`), so ported checkpoints load.
-Not converted (stays with a TODO): lists whose length is only known at run time (a constructor
-argument), lists grown with `append`, modules of several kinds, a list used in other ways.
+Over literal values the list is written out; over a constructor argument the comprehension stays
+(`hk2nnx.convert.list_runtime`), sizes chained through `zip((in_features, *sizes), sizes)`.
+Not converted (stays with a TODO): lists grown with `append`, comprehensions with `if` or two
+`for`s, modules of several kinds, a list used other than by calling its modules, other modules
+of the same name built beside a list whose length only the data knows.
 Fix safety: safe.
 Guide section: "Basic Module definition".
 """

@@ -89,7 +89,9 @@ class SequentialRule(base.SiteRule):
 
     def build(self, site, plan) -> str:
         slots = [naming.container_slot(n) for n in site.data.get("inner", [])]
-        if not slots or {b for b, _ in slots} != {slots[0][0]} or (
+        if not slots:
+            raise self._refuse(site, "it holds no layers; write the functions out by hand")
+        if {b for b, _ in slots} != {slots[0][0]} or (
                 [i for _, i in slots] != list(range(len(slots)))):
             raise self._refuse(site, f"its layers are named {', '.join(site.data.get('inner', []))}"
                                ": only one kind numbered from 0 lines up with an NNX container")
