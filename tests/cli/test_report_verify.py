@@ -107,8 +107,8 @@ def test_in_place_project_verifies_the_originals_not_the_rewritten_siblings(tmp_
     cli.run(cli_args(project, "--in-place", "--report", tmp_path / "r.md"))
     assert "class Classifier(nnx.Module)" in (project / "models.py").read_text()
     text = (tmp_path / "r.md").read_text()
-    assert re.search(r"^- \S+/train\.py model: PASS outputs 1/1 .*\(train mode\)$", text,
-                     re.MULTILINE), text[:2000]
+    line = r"^- \S+/train\.py model: PASS outputs 1/1 .*\(train mode, dropout: rate 0\)$"
+    assert re.search(line, text, re.MULTILINE), text[:2000]
 
 
 def test_a_bad_report_name_fails_before_anything_is_written(project, tmp_path, capsys):

@@ -72,8 +72,10 @@ class VerifyResult:
                 parts.append(f"{label} {sum(r.passed for r in rows)}/{len(rows)} "
                              f"max abs {_largest(r.max_abs for r in rows)} "
                              f"rel {_largest(r.max_rel for r in rows)}")
-        mode = getattr(report, "mode", "")
-        summary = "; ".join(parts) + (f" ({mode} mode)" if mode else "")
+        how = [f"{report.mode} mode"] if getattr(report, "mode", "") else []
+        if getattr(report, "dropout", "none") != "none":
+            how.append(f"dropout: {report.dropout}")
+        summary = "; ".join(parts) + (f" ({', '.join(how)})" if how else "")
         return cls(model, "passed" if report.passed else "failed", summary, report.table())
 
 
