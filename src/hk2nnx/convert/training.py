@@ -132,8 +132,12 @@ def _state(step: TrainStep, params: list[str], analysis) -> None:
 
 
 def _fresh_rest(analysis) -> str:
-    index = analysis.index
-    return fresh("rest", set(index.classes) | set(index.functions) | set(index.assigns))
+    return fresh("rest", names_in_file(analysis))
+
+
+def names_in_file(analysis) -> set[str]:
+    """Every name the file uses anywhere: a new name must not shadow or be shadowed by one."""
+    return {n.value for n in m.findall(analysis.ctx.tree, m.Name())}
 
 
 def _params_position(step: TrainStep, ctx) -> int:

@@ -29,7 +29,13 @@ from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.apply import call_mode
 from hk2nnx.convert.rules.args import with_keyword
 from hk2nnx.convert.train_calls import add_after, insert_element, param_after, rewrite_calls
-from hk2nnx.convert.training import TrainStep, find_steps, grad_targets, inside
+from hk2nnx.convert.training import (
+    TrainStep,
+    find_steps,
+    grad_targets,
+    inside,
+    names_in_file,
+)
 from hk2nnx.convert.transforms import transformed
 
 INFO = base.info("HK030", "train-step", Safety.REVIEW, "Training step and compilation", __name__)
@@ -95,7 +101,7 @@ def _schedule(step: TrainStep, analysis) -> None:
         line = f"{step.state_target.value} = {rest_of(step.t.var)}\n"
         add_after(ctx.statement_of(step.applies[0]), line, ctx)
     else:
-        _thread_rest(step, ctx)
+        _thread_rest(step, analysis)
     _optimizer_init(step, analysis)
     rewrite_calls(step, analysis)
 
@@ -123,8 +129,7 @@ def _first_statement(fn: cst.FunctionDef) -> cst.CSTNode:
 def _split(step: TrainStep, analysis) -> str:
     """After the model is built: its mode, then params and the rest as pure dicts."""
     ctx, t = analysis.ctx, step.t
-    index = analysis.index
-    graphdef = fresh("graphdef", set(index.classes) | set(index.functions) | set(index.assigns))
+    graphdef = fresh("graphdef", names_in_file(analysis))
     init = t.inits[0]
     params = init.targets[0]
     rest = init.targets[1] if t.with_state and len(init.targets) > 1 else step.rest
@@ -139,11 +144,11 @@ def _split(step: TrainStep, analysis) -> str:
     return graphdef
 
 
-def _thread_rest(step: TrainStep, ctx) -> None:
+def _thread_rest(step: TrainStep, analysis) -> None:
     """The Haiku step had no state to carry: `rest` goes in and out beside the params."""
-    rest, model = step.rest, step.t.var
+    ctx, rest, model = analysis.ctx, step.rest, step.t.var
     ctx.edit(step.fn.params, lambda u: param_after(u, step.params, rest))
-    new_rest = f"new_{rest}"
+    new_rest = fresh(f"new_{rest}", names_in_file(analysis))
     for ret in m.findall(step.loss_fn.body, m.Return()):
         if any(inside(call, ret, ctx) for call in step.applies):  # read it after the model ran
             aux = cst.parse_expression(rest_of(model))
