@@ -31,7 +31,8 @@ def project(tmp_path_factory) -> Path:
     (src / "unknown.py").write_text(text.replace("jnp.ones((3, 4))", "load()").replace(
         "\n\nmodel =", "\n\ndef load():\n    return jnp.ones((3, 4))\n\n\nmodel ="))
     (src / "sizes.py").write_text("WIDTH = 4\n")
-    (src / "imported.py").write_text(text.replace("jnp.ones((3, 4))", "jnp.ones((3, WIDTH))").replace(
+    imported = text.replace("jnp.ones((3, 4))", "jnp.ones((3, WIDTH))")
+    (src / "imported.py").write_text(imported.replace(
         "import jax.numpy as jnp\n", "import jax.numpy as jnp\nfrom sizes import WIDTH\n"))
     (src / "raises.py").write_text(text.replace("\n\nmodel =", "\n\nSCALE = int('boom')\nmodel ="))
     return src
