@@ -10,7 +10,9 @@ line of the report, never an abort.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -126,7 +128,9 @@ def verify_run(files: list[tuple[Path, Path]], results: list[tuple[str, Any, str
     if not any(samples.values()):
         return {}
     out: dict[str, list[VerifyResult]] = {}
-    with tempfile.TemporaryDirectory(prefix="hk2nnx-verify-") as tmp, modes.using(mode):
+    # What the user's modules print goes to stderr: stdout may be carrying converted code.
+    with tempfile.TemporaryDirectory(prefix="hk2nnx-verify-") as tmp, modes.using(mode), \
+            contextlib.redirect_stdout(sys.stderr):
         places = _write_both(Path(tmp), todo)
         for path, _, result, source in todo:
             haiku, nnx = places[str(path)]
