@@ -131,8 +131,9 @@ def test_idiomatic_mode_is_verified_as_converted(tmp_path):
 def test_converted_code_on_stdout_stays_clean_of_what_imports_print(tmp_path, capsys):
     (tmp_path / "noisy.py").write_text("print('NOISE')\nWIDTH = 4\n")
     text = (GUIDE / "top_level_function.py").read_text()
-    (tmp_path / "loud.py").write_text(text.replace("jnp.ones((3, 4))", "jnp.ones((3, WIDTH))")
-                                      .replace("import jax\n", "import jax\nfrom noisy import WIDTH\n"))
+    text = text.replace("jnp.ones((3, 4))", "jnp.ones((3, WIDTH))")
+    (tmp_path / "loud.py").write_text(text.replace("import jax\n",
+                                                   "import jax\nfrom noisy import WIDTH\n"))
     report = tmp_path / "r.md"
     assert cli.run(cli_args(tmp_path / "loud.py", "--report", report)) == 1
     out = capsys.readouterr().out
