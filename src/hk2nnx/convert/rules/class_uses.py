@@ -54,8 +54,8 @@ def _rewritten(analysis) -> set[int]:
     out = set()
     for plan in analysis.plans.values():
         if plan.converts:
-            out.update(id(c.func) for s in plan.sites if s.data.get("class")
-                       for c in s.data.get("calls") or [s.ctor])  # a list's modules: each call
+            out.update(id(c.func) for s in plan.sites if s.data.get("class") or s.data.get(
+                "calls") for c in s.data.get("calls") or [s.ctor])  # containers: each call
     for t in transformed(analysis):
         if t.ok and t.root is not None:
             out.add(id(t.root.ctor.func))
