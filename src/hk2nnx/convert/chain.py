@@ -18,20 +18,9 @@ from hk2nnx.mappings.constructors import BY_HAIKU, INPUT
 _LAYER = LayerRule()  # not registered: only renders calls handed to it
 
 
-def is_layer(qualname: str | None) -> bool:
-    """A layer of the table whose output size the converter can follow."""
-    mapping = BY_HAIKU.get(qualname or "")
-    return mapping is not None and bool(mapping.in_features) and not mapping.input_sizes
-
-
 def _part(site: Site, call: cst.Call, qualname: str) -> Site:
     return Site(_LAYER, site.method, call, env=site.env,
                 data={"qualname": qualname, "construct": site.data["construct"]})
-
-
-def layer_name(site: Site, plan, call: cst.Call, qualname: str) -> str:
-    """The name Haiku gives the table layer `call` (before numbering)."""
-    return _LAYER.haiku_name(_part(site, call, qualname), plan)
 
 
 def build_layer(site: Site, plan, call: cst.Call, qualname: str,
@@ -44,12 +33,6 @@ def build_layer(site: Site, plan, call: cst.Call, qualname: str,
                       "the code; pass it to the constructor by hand or give --input",
                       mapping.section)
     return _LAYER.build(part, plan), _LAYER.out_dim(part, plan, part.inputs)
-
-
-def layer_out(site: Site, plan, call: cst.Call, qualname: str, in_dim: dims.Dim) -> dims.Dim:
-    """The size the table layer `call` puts out when fed `in_dim` (nothing is built)."""
-    part = _fed(site, call, qualname, in_dim)
-    return _LAYER.out_dim(part, plan, part.inputs)
 
 
 def _fed(site: Site, call: cst.Call, qualname: str, in_dim: dims.Dim) -> Site:

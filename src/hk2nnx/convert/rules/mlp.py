@@ -47,7 +47,7 @@ class MLPRule(base.SiteRule):
         given = self._bound(site).get("output_sizes")
         value = given.value if given is not None else None
         if not m.matches(value, m.List() | m.Tuple()) or not value.elements or any(
-                e.star for e in value.elements if hasattr(e, "star") and e.star):
+                m.matches(e, m.StarredElement()) for e in value.elements):
             raise Refusal(site.data["construct"], "output_sizes is not written out as a list or "
                           "tuple, so the layers cannot be built statically", INFO.section,
                           INFO.code)

@@ -27,11 +27,11 @@ import libcst as cst
 import libcst.matchers as m
 
 from hk2nnx.convert import list_runtime
+from hk2nnx.convert.chain import input_size
 from hk2nnx.convert.findings import Refusal, Safety
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.module_loops import LoopRule, static_passes
 from hk2nnx.convert.sites import Site
-from hk2nnx.convert.traced import traced_size
 
 INFO = base.info("HK061", "module-list", Safety.SAFE, "Basic Module definition", __name__)
 _HELD = m.Assign(targets=[m.AssignTarget(m.Attribute(value=m.Name("self"), attr=m.Name()))])
@@ -57,10 +57,7 @@ class ListRule(LoopRule):
         if not site.data.get("runtime"):
             return super().build(site, plan)
         name = self.input_names(site, plan, None)[0]
-        first = (site.inputs or {}).get(name)
-        if first is None:
-            traced = traced_size(plan.analysis, site, 0)
-            first = cst.parse_expression(traced) if traced else None
+        first = input_size(site, plan, name)
         return list_runtime.build(site, plan, self._parts(site, plan)[0], first, name,
                                   self.chained(site))
 

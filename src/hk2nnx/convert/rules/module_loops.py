@@ -23,12 +23,11 @@ import libcst as cst
 import libcst.matchers as m
 
 from hk2nnx.convert import dims, hoist
-from hk2nnx.convert.chain import container
+from hk2nnx.convert.chain import container, input_size
 from hk2nnx.convert.findings import Refusal, Safety
 from hk2nnx.convert.names import fresh
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.sites import Site
-from hk2nnx.convert.traced import traced_size
 from hk2nnx.program import naming
 
 INFO = base.info("HK060", "module-loop", Safety.SAFE, "Basic Module definition", __name__)
@@ -132,13 +131,9 @@ class LoopRule(base.SiteRule):
                           f"{', '.join(site.data['inner'])}: only one kind numbered from 0 lines "
                           "up with an NNX container", INFO.section, INFO.code)
         name = self.input_names(site, plan, None)[0]
-        size = (site.inputs or {}).get(name)
+        size = first = input_size(site, plan, name)
         parts = self._parts(site, plan)
         codes = []
-        if size is None:
-            traced = traced_size(plan.analysis, site, 0)
-            size = cst.parse_expression(traced) if traced else None
-        first = size
         for part in parts:
             part.inputs = {name: size}
             codes.append(part.rule.build(part, plan))
