@@ -158,6 +158,13 @@ for i in range(2):
 '''
 
 
+def test_the_step_calling_its_loss_itself_takes_the_loss_alone():
+    source = DROPOUT_IN_RETURN.replace("    return jax.tree.map", "    report = loss_fn(params)\n"
+                                       "    return jax.tree.map")
+    code = convert_source(source, filename="case.py", mode="idiomatic").code
+    assert "report = loss_fn(params)[0]" in code
+
+
 def test_the_rng_state_is_read_after_the_model_ran():
     """A loss that applies the model inside its return reads the new state after it: dropout
     draws a fresh mask each step because the RNG count moved on."""

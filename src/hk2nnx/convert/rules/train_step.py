@@ -157,6 +157,9 @@ def _thread_rest(step: TrainStep, analysis) -> None:
             aux = cst.Name(new_rest)
         ctx.edit(ret, lambda u, a=aux: u.with_changes(value=cst.Tuple([
             cst.Element(_grouped(u.value)), cst.Element(a)], lpar=[], rpar=[])))
+    for call in m.findall(step.fn.body, m.Call(func=m.Name(step.loss_fn.name.value))):
+        ctx.edit(call, lambda u: cst.Subscript(u, [cst.SubscriptElement(cst.Index(
+            cst.Integer("0")))]))  # the loss alone, where the step calls it itself
     ctx.edit(step.grad_call.func, lambda u: with_keyword(u, "has_aux", "True"))
     grads, _ = grad_targets(step.grad_call, ctx)
     assign = ctx.parent(step.grad_call)
