@@ -1,11 +1,13 @@
 """Training steps: a function that differentiates a loss over the Haiku params and updates them.
 
 Recognised shapes (the guide's and optax's): `grads = jax.grad(loss_fn)(params)` (or
-`jax.value_and_grad`), where `loss_fn(params)` only hands its params to `model.apply`; then
-either `params = jax.tree.map(f, params, grads)` or `updates, opt_state = tx.update(grads,
-opt_state, params)` + `params = optax.apply_updates(params, updates)`. Under
+`jax.value_and_grad`) of a loss defined in the step that hands its params to one model's
+`apply` (and may use them as a whole tree, say for an L2 term); then, say, `params =
+jax.tree.map(f, params, grads)` or `updates, opt_state = tx.update(grads, opt_state, params)` +
+`params = optax.apply_updates(params, updates)`, the new params returned. Under
 `transform_with_state` the step may thread the state itself: `loss_fn` returns `(loss,
-new_state)` as `has_aux` and the step takes and returns `state`.
+new_state)` as `has_aux` and the step takes and returns `state`. Indexing the params by Haiku
+module path is refused: NNX's params dict is keyed by attribute names.
 """
 
 from __future__ import annotations
