@@ -1,7 +1,9 @@
 """The report's verify lines: each converted model whose sample inputs are known, checked.
 
 A model is `VAR = hk.transform(fn)` with a module-level `VAR.init(key, *inputs)` whose inputs
-are static (`jnp.ones((2, 32))`, literals) or given with `--input VAR=SPEC`. The original file's
+are static (`jnp.ones((2, 32))`, literals), built by safe calls from the file's own names
+(`jnp.zeros((1, SEQ_LEN), jnp.int32)`), or given with `--input VAR=SPEC`; arrays become specs,
+so verify draws seeded random inputs of that shape and dtype. The original file's
 definitions, and the converted file's definitions plus its `VAR = ...`, run in this process
 (nothing else at module level: no training loops), each beside its own sibling files; then
 `hk2nnx.verify` compares the two on the original's weights, ported. Whatever goes wrong is one
