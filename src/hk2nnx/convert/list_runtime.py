@@ -56,7 +56,7 @@ def first_name_call(call: cst.Call, counter: str | None, construct: str, refuse)
 
 def build(site, plan, part, first: dims.Dim, name: str, chained: bool) -> str:
     """The comprehension building every module, sizes chained when `chained`."""
-    comp: cst.CompFor = site.data["held"].for_in
+    comp: cst.CompFor | cst.For = site.data["comp"]
     loop = site.data["runtime"]
     reads = {n for n in (loop["counter"], loop["value"]) if n}
     _check_siblings(site, plan)

@@ -14,7 +14,9 @@ attribute is named after its modules (`layers` for `layer_0`, ...; `linears` for
 `linear_1`): the naming scheme's containers (`hk2nnx.program.naming`), so ported checkpoints load.
 Over literal values the list is written out; over a constructor argument the comprehension stays
 (`hk2nnx.convert.list_runtime`), sizes chained through `zip((in_features, *sizes), sizes)`.
-Not converted (stays with a TODO): lists grown with `append`, comprehensions with `if` or two
+A loop filling `self.X = []` with `self.X.append(Module(...))` (its one statement) is read as
+the comprehension it spells.
+Not converted (stays with a TODO): other ways of growing a list, comprehensions with `if` or two
 `for`s, modules of several kinds, a list used other than by calling its modules, other modules
 of the same name built beside a list whose length only the data knows.
 Fix safety: safe.
@@ -34,6 +36,7 @@ from hk2nnx.convert.rules.module_loops import LoopRule, static_passes
 from hk2nnx.convert.sites import Site
 
 INFO = base.info("HK061", "module-list", Safety.SAFE, "Basic Module definition", __name__)
+_SELF_X = m.Attribute(value=m.Name("self"), attr=m.Name())
 _HELD = m.Assign(targets=[m.AssignTarget(m.Attribute(value=m.Name("self"), attr=m.Name()))])
 
 
@@ -62,15 +65,25 @@ class ListRule(LoopRule):
                                   self.chained(site))
 
     def schedule_extra(self, site, plan) -> None:
-        plan.ctx.replace(site.data["held"], site.data["code"])  # the whole list, not one call
+        held, code = site.data["held"], site.data["code"]
+        if site.data.get("emptied") is not None:  # `self.X = []` and the loop appending to it
+            emptied = site.data["emptied"]
+            plan.ctx.remove(emptied)
+            plan.ctx.edit(held, lambda u: cst.parse_statement(f"self.{site.attr} = {code}\n")
+                          .with_changes(leading_lines=[*emptied.leading_lines, *u.leading_lines]))
+        else:
+            plan.ctx.replace(held, code)  # the whole list, not one call
         part = self._parts(site, plan)[0]
         for call in site.data.get("uses", []):
             plan.ctx.edit(call, lambda u, p=part: p.rule.rewrite_args(p, plan, u))
 
 
 def held_list(call: cst.Call, ctx) -> cst.CSTNode | None:
-    """The list display or comprehension holding `call`, when `self.X = <it>` stores it."""
+    """The list display or comprehension holding `call`, when `self.X = <it>` stores it; or the
+    loop `for ...: self.X.append(call)` right after `self.X = []`."""
     parent = ctx.parent(call)
+    if m.matches(parent, m.Arg()):
+        return _appending_loop(call, ctx)
     if m.matches(parent, m.Element()):
         parent = ctx.parent(parent)
     elif not m.matches(parent, m.ListComp()) or parent.elt is not call:
@@ -78,6 +91,32 @@ def held_list(call: cst.Call, ctx) -> cst.CSTNode | None:
     if m.matches(parent, m.List() | m.ListComp()) and m.matches(ctx.parent(parent), _HELD):
         return parent
     return None
+
+
+def _appending_loop(call: cst.Call, ctx) -> cst.For | None:
+    append = ctx.parent(ctx.parent(call))
+    if not m.matches(append, m.Call(func=m.Attribute(value=_SELF_X, attr=m.Name("append")),
+                                    args=[m.Arg(keyword=None)])):
+        return None
+    line = ctx.parent(ctx.parent(append))
+    loop = ctx.parent(ctx.parent(line))
+    if not (m.matches(line, m.SimpleStatementLine(body=[m.Expr()])) and m.matches(
+            loop, m.For(orelse=None, asynchronous=None)) and len(loop.body.body) == 1):
+        return None
+    empty = _before(loop, ctx)
+    name = append.func.value.attr.value
+    if m.matches(empty, m.SimpleStatementLine(body=[m.Assign(
+            targets=[m.AssignTarget(m.Attribute(value=m.Name("self"), attr=m.Name(name)))],
+            value=m.List(elements=[]))])):
+        return loop
+    return None
+
+
+def _before(statement: cst.CSTNode, ctx) -> cst.CSTNode | None:
+    block = ctx.parent(statement)
+    body = list(getattr(block, "body", ()))
+    index = next((i for i, s in enumerate(body) if s is statement), 0)
+    return body[index - 1] if index else None
 
 
 def list_site(rule: base.SiteRule, method_name: str, call: cst.Call, held: cst.CSTNode,
@@ -88,9 +127,11 @@ def list_site(rule: base.SiteRule, method_name: str, call: cst.Call, held: cst.C
     def refuse(why: str) -> Refusal:
         return Refusal(construct, why, section, INFO.code, held)
 
-    if m.matches(held, m.ListComp()):
-        comp = held.for_in
-        simple = not comp.ifs and comp.inner_for_in is None
+    appended = m.matches(held, m.For())
+    comp = None
+    if appended or m.matches(held, m.ListComp()):
+        comp = held if appended else held.for_in
+        simple = appended or not comp.ifs and comp.inner_for_in is None
         passes = static_passes(comp, ctx) if simple else None
         runtime = list_runtime.loop_parts(comp) if simple and passes is None else None
         if passes is None and runtime is None:
@@ -106,11 +147,13 @@ def list_site(rule: base.SiteRule, method_name: str, call: cst.Call, held: cst.C
                for c in calls):
             raise refuse("the list mixes kinds of modules or other values")
         passes = [{} for _ in calls]
-    target = ctx.parent(held).targets[0].target.attr.value
+    holder = _before(held, ctx) if appended else ctx.parent(held)
+    target = (holder.body[0] if appended else holder).targets[0].target.attr.value
     return Site(LIST, method_name, call, target=target, holder=ctx.statement_of(held),
                 data={"construct": construct, "rule": rule, "passes": passes, "calls": calls,
-                      "local": False, "held": held, "runtime": runtime if m.matches(
-                          held, m.ListComp()) else None})
+                      "local": False, "held": held, "comp": comp if not m.matches(held, m.List())
+                      else None, "runtime": runtime if comp is not None else None,
+                      "emptied": holder if appended else None})
 
 
 def uses(method: cst.FunctionDef, site: Site) -> list[cst.Call]:
@@ -132,6 +175,8 @@ def uses(method: cst.FunctionDef, site: Site) -> list[cst.Call]:
         allowed.update(id(n) for n in m.findall(loop.iter, held))
     for target in m.findall(method, m.AssignTarget(target=held)):
         allowed.add(id(target.target))  # where __init__ stores it
+    for append in m.findall(method, m.Attribute(value=held, attr=m.Name("append"))):
+        allowed.add(id(append.value))  # where __init__ fills it (checked by list_site)
     for call in m.findall(method, m.Call(func=m.Subscript(value=held))):
         found.append(call)
         allowed.update(id(n) for n in m.findall(call.func, held))
