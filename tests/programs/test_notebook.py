@@ -73,8 +73,9 @@ def test_findings_point_at_cell_and_line():
     assert placed and all(1 <= f.line <= 5 for f in placed)
 
 
-def test_cli_converts_a_notebook(tmp_path):
-    out = tmp_path / "out"
-    assert main(["convert", str(NOTEBOOK.parent), "-o", str(out)]) == 1
+def test_cli_converts_a_notebook_and_verifies_its_model(tmp_path):
+    out, report = tmp_path / "out", tmp_path / "r.md"
+    assert main(["convert", str(NOTEBOOK.parent), "-o", str(out), "--report", str(report)]) == 1
     converted = json.loads((out / "haiku_mlp.ipynb").read_text())
     assert "nnx" in cell_text(converted["cells"][2])
+    assert "haiku_mlp.ipynb net: PASS outputs 1/1" in report.read_text()

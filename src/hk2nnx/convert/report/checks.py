@@ -23,7 +23,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from hk2nnx.compat import compat_source
-from hk2nnx.convert import modes, traced, transforms
+from hk2nnx.convert import modes, notebook, traced, transforms
 from hk2nnx.convert.analysis import FileAnalysis
 from hk2nnx.convert.context import FileContext
 from hk2nnx.convert.findings import Refusal
@@ -124,8 +124,9 @@ def _keyword_flags(sample: Sample, fn: cst.FunctionDef) -> Sample:
 def verify_run(files: list[tuple[Path, Path]], results: list[tuple[str, Any, str]],
                inputs: dict[str, list[TensorSpec]], mode: str) -> dict[str, list[VerifyResult]]:
     """path -> verify results for every converted file of a run that holds a model."""
-    todo = [(path, relative, result, source) for (path, relative), (_, result, source)
-            in zip(files, results) if result is not None and path.suffix == ".py"]
+    todo = [(path, relative, result, _python(path, source))
+            for (path, relative), (_, result, source) in zip(files, results)
+            if result is not None and path.suffix in (".py", ".ipynb")]
     samples = {str(p): _guarded_samples(s, str(p), inputs) for p, _, r, s in todo}
     if not any(samples.values()):
         return {}
@@ -136,9 +137,15 @@ def verify_run(files: list[tuple[Path, Path]], results: list[tuple[str, Any, str
         places = _write_both(Path(tmp), todo)
         for path, _, result, source in todo:
             haiku, nnx = places[str(path)]
-            out[str(path)] = [_verify_one(s, (haiku, source), (nnx, result.code),
-                                          path.resolve().parent) for s in samples[str(path)]]
+            code = _python(path, result.code)
+            out[str(path)] = [_verify_one(s, (haiku, source), (nnx, code), path.resolve().parent)
+                              for s in samples[str(path)]]
     return {path: checks for path, checks in out.items() if checks}
+
+
+def _python(path: Path, text: str) -> str:
+    """A notebook's code cells as the one program the converter saw (magics masked)."""
+    return notebook.load_program(text, str(path)).program if path.suffix == ".ipynb" else text
 
 
 def _guarded_samples(source: str, filename: str, inputs: dict) -> list[Sample]:
