@@ -77,13 +77,16 @@ class LoopRule(base.SiteRule):
                                   for env, call in zip(site.data["passes"], calls)]
             first = site.data["parts"][0].data
             site.data.update({k: first[k] for k in ("class", "qualname") if k in first})
+        for part in site.data["parts"]:
+            part.env = site.env  # the sizes where the loop runs, once they are known
         return site.data["parts"]
 
     def _part(self, site, plan, env, call: cst.Call) -> Site:
         args = [a.with_changes(value=self._substituted(site, plan, a.value, env))
                 if _reads(a.value, env) else a for a in call.args]
-        part = Site(site.data["rule"], site.method, call.with_changes(args=args),
-                    env=site.env, data={"construct": site.data["construct"]})
+        changed = any(a is not b for a, b in zip(args, call.args))  # else findings keep its place
+        part = Site(site.data["rule"], site.method, call.with_changes(args=args) if changed
+                    else call, env=site.env, data={"construct": site.data["construct"]})
         part.data["name"] = part.rule.haiku_name(part, plan)
         return part
 
