@@ -134,7 +134,9 @@ def schedule_site(site: sites.Site, plan: ClassPlan) -> None:
         ctx.edit(call, lambda u, s=site: s.rule.rewrite_args(
             s, plan, u.with_changes(func=cst.parse_expression(attr_expr))))
     site.rule.schedule_extra(site, plan)
-    if site.method == sites.INIT:
+    if site.data.get("passed"):  # built as a transform's argument: the module goes there
+        ctx.replace(site.ctor, attr_expr)
+    elif site.method == sites.INIT:
         ctx.replace(site.ctor, site.data["code"])
         if site.target != site.attr:
             _rename_attribute(plan, site.target, site.attr)

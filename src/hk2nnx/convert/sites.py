@@ -131,10 +131,11 @@ def _nested(call: cst.Call, method: cst.FunctionDef, ctx: FileContext) -> bool:
 
 
 def _runs_once(node: cst.CSTNode, ctx: FileContext) -> bool:
-    """A lambda given to a transform that runs it once at init (`hk.remat`, `hk.vmap`)."""
+    """A lambda (or module) given to a transform that runs it once at init (`hk.remat`, ...)."""
     arg = ctx.parent(node)
     call = ctx.parent(arg)
-    if not (m.matches(node, m.Lambda()) and m.matches(arg, m.Arg()) and m.matches(call, m.Call())):
+    if not (m.matches(node, m.Lambda() | m.Call()) and m.matches(arg, m.Arg())
+            and m.matches(call, m.Call())):
         return False
     rule = site_rule_for(ctx.qualname(call.func), ctx)
     return getattr(rule, "runs_body_once", False)
@@ -168,6 +169,9 @@ def _place_module(site: Site, call: cst.Call, ctx: FileContext, locals_: dict[st
         site.data["local"] = m.matches(target, m.Name())
         site.holder = ctx.statement_of(call)
         locals_[site.target] = site
+        return
+    if m.matches(parent, m.Arg()) and _runs_once(call, ctx):
+        site.data["passed"] = True  # `hk.remat(Block(8))(x)`: the transform's rule applies it
         return
     raise Refusal(ctx.code(call.func), "the module is used in a way the converter does not "
                   "follow (store it in a variable or call it directly)", section, node=call)

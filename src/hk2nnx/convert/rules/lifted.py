@@ -80,10 +80,10 @@ class LiftedRule(base.SiteRule):
             if m.matches(fn, m.Lambda()):
                 size = lambda_dim(fn, self.param_sizes(sizes), ev)
                 out = out if out is not None else size
-            else:  # `self.encode`: the class's own method, sized as a call of it
+            else:  # `self.encode` or `Block(8)`: sized as a call of it
                 args = [cst.Arg(o) for o in self.operands(site, plan)][:len(sizes)]
-                handled, size = ev.on_call(cst.Call(func=fn, args=args), ev)
-                out = out if out is not None or not handled else size
+                size = _module_dim(fn, cst.Call(func=fn, args=args), plan, ev)
+                out = out if out is not None else size
         return out
 
     def param_sizes(self, sizes: list) -> list:
@@ -134,6 +134,18 @@ def lambda_dim(fn: cst.Lambda, sizes: list, ev):
         return ev.size(fn.body)
     finally:
         ev.env = saved
+
+
+def _module_dim(fn, call: cst.Call, plan, ev):
+    """The size `fn(*operands)` returns: a module built in place, or a method of the class."""
+    built = next((s for s in plan.sites if s.is_module and s.ctor is fn), None)
+    if built is None:
+        return ev.on_call(call, ev)[1]
+    inputs = plan.bind(call, built.rule.input_names(built, plan, call), ev)
+    if built.inputs is None:
+        built.inputs = inputs
+        built.env = dict(ev.env)
+    return built.rule.out_dim(built, plan, inputs)
 
 
 def uses_self(functions: list[cst.BaseExpression]) -> bool:
