@@ -60,7 +60,17 @@ SMOKES = {
     "random_uniform": lambda m: m.random_uniform(-1.0, 1.0)(R.params(), (3,)),
     "identity": lambda m: m.identity(2.0)(R.params(), (3, 3)),
     "HAIKU_LINEAR_INIT": lambda m: m.HAIKU_LINEAR_INIT(R.params(), (3, 4)),
+    "SeparableDepthwiseConv2D": lambda m: m.SeparableDepthwiseConv2D(2, 3, in_features=3,
+                                                                     rngs=R)(X),
+    "dynamic_unroll": lambda m: _unroll(m, m.dynamic_unroll),
+    "static_unroll": lambda m: _unroll(m, m.static_unroll),
+    "swap_batch_time": lambda m: m.swap_batch_time(X),
 }
+
+
+def _unroll(m, unroller):
+    """An identity-like core over a (time, batch, features) sequence."""
+    return unroller(lambda x, state: (x + state, state), X[:, :, 0], X[0, :, 0])
 
 
 def main(directory: str) -> None:

@@ -85,11 +85,12 @@ BODIES: dict[str, tuple[str, str]] = {  # id -> (module-level prelude, __call__ 
     "resnet50": ("", _bare("hk.nets.ResNet50(num_classes=10)", "x", "is_training=is_training")),
     "mobilenet_v1": ("", _bare("hk.nets.MobileNetV1(num_classes=10, channels=(8, 16, 16), "
                                "strides=(1, 2, 2))", "x", "is_training=is_training")),
-    "vector_quantizer": ("", 'return hk.nets.VectorQuantizer(4, 6, 0.25)(x, is_training='
-                             'is_training)["quantize"]'),
-    "vector_quantizer_ema": ("", 'return hk.nets.VectorQuantizerEMA(4, 6, 0.25, 0.9)(x, '
-                                 'is_training=is_training)["quantize"]'),
-    "layer_stack": (_STEP_BLOCK, "return hk.experimental.layer_stack(3)(lambda y: Block()(y))(x)"),
+    "vector_quantizer": ("", ('return hk.nets.VectorQuantizer(4, 6, 0.25)(x, is_training='
+                              'is_training)["quantize"]')),
+    "vector_quantizer_ema": ("", ('return hk.nets.VectorQuantizerEMA(4, 6, 0.25, 0.9)(x, '
+                                  'is_training=is_training)["quantize"]')),
+    "layer_stack": (_STEP_BLOCK,
+                    "return hk.experimental.layer_stack(3)(lambda y: Block()(y))(x)"),
     "layer_stack_nested": (_STEP_BLOCK, (
         'inner = hk.experimental.layer_stack(3, name="inner")(lambda y: Block()(y))\n'
         'return hk.experimental.layer_stack(2, name="outer")(inner)(x)')),

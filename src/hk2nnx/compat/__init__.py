@@ -31,9 +31,8 @@ from hk2nnx.compat.templates.vector_quantizer import VectorQuantizer as VectorQu
 from hk2nnx.compat.templates.vector_quantizer import VectorQuantizerEMA as VectorQuantizerEMA
 
 __all__ = [
-    "MODULE_NAME", "AvgPool", "BatchNorm", "Bias", "Embed", "ExponentialMovingAverage", "GRU",
-    "LSTM", "LSTMState", "MaxPool", "MultiHeadAttention", "SeparableDepthwiseConv2D",
-    "SpectralNorm", "VanillaRNN",
-    "VectorQuantizer", "VectorQuantizerEMA", "available", "avg_pool", "compat_source",
-    "max_pool",
+    "GRU", "LSTM", "MODULE_NAME", "AvgPool", "BatchNorm", "Bias", "Embed",
+    "ExponentialMovingAverage", "LSTMState", "MaxPool", "MultiHeadAttention",
+    "SeparableDepthwiseConv2D", "SpectralNorm", "VanillaRNN", "VectorQuantizer",
+    "VectorQuantizerEMA", "available", "avg_pool", "compat_source", "max_pool",
 ]

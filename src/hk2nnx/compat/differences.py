@@ -53,11 +53,11 @@ DIFFERENCES: tuple[Difference, ...] = (
                functools.partial(layers.rms_norm_epsilon, 1e-3)),
     Difference("haiku.Linear", "nnx.Linear's lecun_normal corrects for truncation; Haiku's "
                "TruncatedNormal(1/sqrt(fan_in)) does not (also hk.Conv*)",
-               "kernel_init=variance_scaling(0.8796**2, 'fan_in', 'truncated_normal')",
+               "kernel_init=truncated_normal(fan_in ** -0.5)",
                f"{_INIT} (400 x 400)", 1.137, 0.02, layers.linear_init_std_ratio),
     Difference("haiku.Conv2DTranspose", "nnx.ConvTranspose keeps the kernel as (..., in, out) "
                "(the port swaps Haiku's (..., out, in)); its lecun_normal init is wider",
-               "kernel_init=variance_scaling(0.8796**2, 'fan_in', 'truncated_normal')",
+               "kernel_init=truncated_normal(fan_in ** -0.5)",
                f"{_INIT} (3 x 3, 40 -> 50)", 1.137, 0.03, layers.conv_transpose_init_std_ratio),
     Difference("haiku.Conv2D", "nnx.Conv(kernel_size=3) builds a 1-D convolution where "
                "hk.Conv2D(k, 3) replicates the int to (3, 3)", "kernel_size=(3, 3)",

@@ -65,7 +65,8 @@ class ConstructorMapping:
     # and value), each the last-axis size of that call argument.
     input_sizes: tuple[tuple[str, str], ...] = ()
     rngs: bool = True  # the NNX constructor takes `rngs=` (stateless compat classes do not)
-    holds_variables: bool = True  # False: nothing to port (pooling)
+    holds_variables: bool = True  # False: no leaves of its own to port (pooling; composites
+    # whose children port by their own entries)
     # (NNX argument, leading axes dropped): the input's whole shape, read from a trace
     input_shape: tuple[str, int] | None = None
     # The output size when `out_features` is absent or None, over Haiku arguments and `{in}`
@@ -324,6 +325,7 @@ COMPAT_CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
                                          "padding", "with_bias", "w_init", "b_init",
                                          "data_format", "name"),
             in_features="in_features", out_expr="{in} * {channel_multiplier}",
+            holds_variables=False,
             notes="two depthwise convolutions, (k0, 1) with the stride and (1, k1) with the "
                   "bias; each is an nnx.Conv with one group per channel"),
     _compat("Bias", ("output_size", "bias_dims", "b_init", "name"), call=("inputs", "multiplier"),

@@ -9,7 +9,7 @@ NNX: `self.linear = nnx.Linear(in_features, features, use_bias=False, rngs=rngs)
 defaults that differ (LayerNorm's eps) are passed explicitly; the attribute is named by
 `hk2nnx.program.naming` so ported checkpoints load.
 Modes (`hk2nnx.convert.modes`): faithful passes Haiku's initializers (its defaults too, e.g.
-hk.Linear's TruncatedNormal(1/sqrt(fan_in))) and builds the layer table's compat class where
+hk.Linear's TruncatedNormal(1/sqrt(fan_in)) as `truncated_normal(in_features ** -0.5)`) and builds the layer table's compat class where
 its `faithful` target is one (`hkc.BatchNorm`, `hkc.Embed`); idiomatic keeps NNX built-ins and
 defaults and reports each measured difference (`hk2nnx.compat.differences`) as INFO. Layers
 whose table target is `hkc.X` (no NNX built-in computes them) build the compat class in both
@@ -33,7 +33,7 @@ from hk2nnx.convert.findings import Refusal, Safety, Severity
 from hk2nnx.convert.names import haiku_default_name
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.args import bind, has_star, literal_string, render
-from hk2nnx.convert.rules.initializers import layer_default, nnx_initializer
+from hk2nnx.convert.rules.initializers import fan_in_default, layer_default, nnx_initializer
 from hk2nnx.convert.traced import CODE as TRACED
 from hk2nnx.convert.traced import traced_shape, traced_size
 from hk2nnx.mappings import layers as leaf_table
@@ -129,6 +129,10 @@ class LayerRule(base.SiteRule):
             values.update(self._convert(arg, bound.get(arg.haiku), site, plan, mapping, compat))
         if compat is None and modes.is_faithful():
             values.update(mapping.fixed)
+            w_init = mapping.arg("w_init")
+            if w_init is not None and w_init.nnx in values and "w_init" not in bound:
+                values[w_init.nnx] = fan_in_default(mapping.haiku, values, mapping.in_features) \
+                    or values[w_init.nnx]
         if mapping.compat_only:  # Haiku's own arguments first, then the sizes NNX needs
             sizes = [mapping.in_features, *(n for n, _ in mapping.input_sizes),
                      *(mapping.input_shape or ())[:1]]
