@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from hk2nnx.convert.findings import Safety
 from hk2nnx.convert.rules import base
-from hk2nnx.convert.rules.lifted import LiftedRule, refuse_stateful, renamed
+from hk2nnx.convert.rules.lifted import LoopRule
 
 INFO = base.info("HK046", "fori-loop", Safety.REVIEW, "Transformations", __name__)
 
 
-class ForiLoopRule(LiftedRule):
+class ForiLoopRule(LoopRule):
     info = INFO
     haiku = "haiku.fori_loop"
     nnx = "nnx.fori_loop"
@@ -37,13 +37,6 @@ class ForiLoopRule(LiftedRule):
 
     def param_sizes(self, sizes):
         return [None, *sizes]
-
-    def build(self, site, plan):
-        super().build(site, plan)
-        refuse_stateful(self, site, plan)
-
-    def schedule(self, site, plan) -> None:
-        plan.ctx.edit(site.ctor, lambda u: renamed(u, "nnx.fori_loop"))
 
 
 base.register_site(ForiLoopRule())

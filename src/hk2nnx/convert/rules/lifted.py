@@ -101,6 +101,45 @@ class LiftedRule(base.SiteRule):
 
 
 
+class BranchRule(LiftedRule):
+    """`hk.cond`, `hk.switch`: positional operands, `self` passed before them when used."""
+
+    first_operand = 0  # the position of the first operand in the call
+
+    def operands(self, site, plan):
+        if any(a.keyword is not None for a in site.ctor.args):
+            raise Refusal(self.usage.partition("(")[0], f"call it as {self.usage} (positional)",
+                          self.info.section, self.info.code)
+        return [a.value for a in site.ctor.args[self.first_operand:]]
+
+    def replace_functions(self, call: cst.Call, edit) -> cst.Call:
+        """`call` with `edit` applied to each function argument (after the sites' rewrites)."""
+        raise NotImplementedError
+
+    def schedule(self, site, plan) -> None:
+        def rewrite(u: cst.Call) -> cst.Call:
+            call = renamed(u, self.nnx)
+            found: list[cst.BaseExpression] = []
+            self.replace_functions(call, lambda f: found.append(f) or f)
+            if not uses_self(found):
+                return call
+            call = self.replace_functions(call, with_self)
+            return laid_out(insert_self(call, self.first_operand))
+
+        plan.ctx.edit(site.ctor, rewrite)
+
+
+class LoopRule(LiftedRule):
+    """`hk.fori_loop`, `hk.while_loop`: the functions close over the module, which must not change."""
+
+    def build(self, site, plan):
+        super().build(site, plan)
+        refuse_stateful(self, site, plan)
+
+    def schedule(self, site, plan) -> None:
+        plan.ctx.edit(site.ctor, lambda u: renamed(u, self.nnx))
+
+
 class CurriedRule(LiftedRule):
     """`hk.remat(fun, ...)(*args)`, `hk.vmap(fun, ...)(*args)`: one function, applied at once."""
 

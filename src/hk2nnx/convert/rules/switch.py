@@ -16,24 +16,18 @@ import libcst.matchers as m
 
 from hk2nnx.convert.findings import Refusal, Safety
 from hk2nnx.convert.rules import base
-from hk2nnx.convert.rules.lifted import (
-    LiftedRule,
-    insert_self,
-    laid_out,
-    renamed,
-    uses_self,
-    with_self,
-)
+from hk2nnx.convert.rules.lifted import BranchRule
 
 INFO = base.info("HK045", "switch", Safety.SAFE, "Transformations", __name__)
 
 
-class SwitchRule(LiftedRule):
+class SwitchRule(BranchRule):
     info = INFO
     haiku = "haiku.switch"
     nnx = "nnx.switch"
     names = ("index", "branches")
     required = 2
+    first_operand = 2
     usage = "hk.switch(index, [branch, ...], *operands)"
 
     def functions(self, site):
@@ -43,24 +37,12 @@ class SwitchRule(LiftedRule):
                           INFO.section, INFO.code)
         return [e.value for e in branches.elements]
 
-    def operands(self, site, plan):
-        if any(a.keyword is not None for a in site.ctor.args):
-            raise Refusal("hk.switch", f"call it as {self.usage} (positional)", INFO.section,
-                          INFO.code)
-        return [a.value for a in site.ctor.args[2:]]
-
-    def schedule(self, site, plan) -> None:
-        def rewrite(u):
-            call = renamed(u, "nnx.switch")
-            if not uses_self([e.value for e in call.args[1].value.elements]):
-                return call
-            branches = call.args[1].value
-            branches = branches.with_changes(elements=[
-                e.with_changes(value=with_self(e.value)) for e in branches.elements])
-            args = [*call.args[:1], call.args[1].with_changes(value=branches), *call.args[2:]]
-            return laid_out(insert_self(call.with_changes(args=args), 2))
-
-        plan.ctx.edit(site.ctor, rewrite)
+    def replace_functions(self, call, edit):
+        branches = call.args[1].value
+        branches = branches.with_changes(elements=[e.with_changes(value=edit(e.value))
+                                                   for e in branches.elements])
+        return call.with_changes(args=[call.args[0], call.args[1].with_changes(value=branches),
+                                       *call.args[2:]])
 
 
 base.register_site(SwitchRule())

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from hk2nnx.convert.findings import Safety
 from hk2nnx.convert.rules import base
-from hk2nnx.convert.rules.lifted import LiftedRule, refuse_stateful, renamed
+from hk2nnx.convert.rules.lifted import LoopRule
 
 INFO = base.info("HK048", "while-loop", Safety.REVIEW, "Transformations", __name__)
 
 
-class WhileLoopRule(LiftedRule):
+class WhileLoopRule(LoopRule):
     info = INFO
     haiku = "haiku.while_loop"
     nnx = "nnx.while_loop"
@@ -33,13 +33,6 @@ class WhileLoopRule(LiftedRule):
 
     def operands(self, site, plan):
         return [self.bound(site)["init_val"].value]
-
-    def build(self, site, plan):
-        super().build(site, plan)
-        refuse_stateful(self, site, plan)
-
-    def schedule(self, site, plan) -> None:
-        plan.ctx.edit(site.ctor, lambda u: renamed(u, "nnx.while_loop"))
 
 
 base.register_site(WhileLoopRule())
