@@ -63,3 +63,16 @@ def test_port_fills_a_list_and_comes_back_exactly():
     back, _ = hk2nnx.port_to_haiku(model, program)
     np.testing.assert_array_equal(back["layer_0"]["b"], params["layer_0"]["b"])
     np.testing.assert_allclose(model(x), transformed.apply(params, None, x), rtol=1e-6)
+
+
+def test_a_checkpoint_keyed_by_the_scheme_loads_into_a_list(tmp_path):
+    from hk2nnx.port.api import to_nnx_arrays
+
+    transformed = hk.transform(_forward)
+    params = transformed.init(jax.random.key(0), jnp.ones((1, 3)))
+    program = hk2nnx.trace(transformed, hk2nnx.TensorSpec.parse("f32[1,3]"))
+    flat, _, _ = to_nnx_arrays(params, None, program)
+    assert "layer_1.kernel" in flat  # files keep the scheme's paths
+    np.savez(tmp_path / "ckpt.npz", **flat)
+    model = hk2nnx.load_into(_Listed(nnx.Rngs(1)), tmp_path / "ckpt.npz")
+    np.testing.assert_array_equal(model.layers[1].kernel[...], params["layer_1"]["w"])

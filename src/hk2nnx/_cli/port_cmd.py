@@ -54,10 +54,12 @@ def check_against_model(slots: list, target: str) -> None:
     from flax import nnx
 
     from hk2nnx.port.api import nnx_variables
+    from hk2nnx.port.containers import keyed_as_model
     from hk2nnx.port.formats.load import fit_faults
 
     factory = load_object(target)
     model = nnx.eval_shape(lambda: instantiate_nnx(factory, target))
-    faults = fit_faults(nnx_variables(model), {s.name: s for s in slots if s.kind == "nnx"})
+    faults = fit_faults(nnx_variables(model), keyed_as_model(
+        {s.name: s for s in slots if s.kind == "nnx"}, model))
     if faults:
         raise UsageError(f"--into {target}: {len(faults)} mismatches: " + "; ".join(faults))

@@ -7,6 +7,8 @@ Converted code may hold numbered Haiku siblings in one container (`hk2nnx.progra
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import TypeVar
 
 from flax import nnx
 
@@ -14,6 +16,8 @@ from hk2nnx.port import plan as plan_mod
 from hk2nnx.port.plan import Move
 from hk2nnx.program import naming
 from hk2nnx.program.model import Program
+
+T = TypeVar("T")
 
 
 def _dotted(path: tuple) -> str:
@@ -55,3 +59,11 @@ def model_moves(program: Program, model: nnx.Module) -> list[Move]:
             by_scheme[record.nnx_path] = held[resolve(record.nnx_path)]
     return [dataclasses.replace(move, nnx=tuple(resolve(t) for t in move.nnx))
             for move in plan_mod.program_moves(program, by_scheme)]
+
+
+def keyed_as_model(flat: Mapping[str, T], model: nnx.Module) -> dict[str, T]:
+    """An NNX-side checkpoint's keys (the scheme's paths) as `model` holds them."""
+    present, containers, _ = model_layout(model)
+    if not containers:
+        return dict(flat)
+    return {naming.resolve_in_containers(k, present, containers): v for k, v in flat.items()}

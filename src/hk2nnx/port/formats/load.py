@@ -33,8 +33,10 @@ def load_into(model: nnx.Module, path: str | Path, *, fmt: str | None = None) ->
     Haiku leaves are ignored (they only matter for the way back to Haiku).
     """
     from hk2nnx.port.api import nnx_variables  # the port API imports this package
+    from hk2nnx.port.containers import keyed_as_model
 
     flat, _ = read_nnx_checkpoint(path, fmt=fmt)
+    flat = keyed_as_model(flat, model)  # numbered siblings the model holds in a container
     targets = nnx_variables(model)
     faults = fit_faults(targets, flat)
     if faults:
