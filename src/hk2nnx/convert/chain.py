@@ -1,7 +1,7 @@
-"""Table layers a container rule builds itself (an MLP's Linears, a Sequential's layers), chained.
+"""What the container rules (MLP, Sequential, loops, lists) share: sizes in, layers, layout.
 
-The container knows each layer's constructor call and what feeds it; the layer table's engine
-(`rules.layers.LayerRule`) renders each one exactly as it would a layer written inline, so modes,
+An MLP's Linears exist only as its arguments; the layer table's engine (`rules.layers.LayerRule`)
+renders each from a constructor call made for it, exactly as a layer written inline, so modes,
 initializers and refusals stay in one place.
 """
 
