@@ -9,7 +9,10 @@ per module class; the generated program's leaves are checked against the entry's
 
 from __future__ import annotations
 
+import inspect
 import textwrap
+
+import catalogue_constructs as c
 
 _HEADER = '''\
 import haiku as hk
@@ -18,11 +21,14 @@ import jax.numpy as jnp
 import numpy as np
 '''
 
-_STEP_BLOCK = '''
-class Block(hk.Module):
-    def __call__(self, x):
-        return x + jax.nn.relu(hk.Linear(x.shape[-1])(x))
-'''
+
+
+def _classes(*classes: type) -> str:
+    """The catalogue's own module classes, as source for the generated file."""
+    return "".join("\n\n" + inspect.getsource(cls) for cls in classes)
+
+
+_STEP_BLOCK = _classes(c.Block)
 
 _UNROLL = "core = {core}\nouts, _ = hk.dynamic_unroll(core, x, core.initial_state(x.shape[1]))\n" \
           "return outs"
@@ -106,18 +112,7 @@ BODIES: dict[str, tuple[str, str]] = {  # id -> (module-level prelude, __call__ 
         "inner = hk.transform(lambda y: hk.Linear(3)(y))\n"
         'params = hk.lift(inner.init, name="inner")(hk.maybe_next_rng_key(), x)\n'
         "return inner.apply(params, None, x)")),
-    "scopes": ('''
-class Scoped(hk.Module):
-    def __init__(self, name=None):
-        super().__init__(name=name)
-        self.b = hk.Linear(3, name="b")
-
-    def encode(self, x):
-        return hk.Linear(3, name="b")(x)
-
-    def __call__(self, x):
-        return hk.Linear(3, name="b")(self.b(x) + self.encode(x))
-''', 'return Scoped(name="a")(x)'),
+    "scopes": (_classes(c.Scoped), 'return Scoped(name="a")(x)'),
     "named": (_STEP_BLOCK, (
         'x = hk.Linear(4, name="encoder")(x)\nx = hk.nets.MLP([4, 4], name="trunk")(x)\n'
         'return Block(name="custom")(x)')),
@@ -155,23 +150,7 @@ class Scoped(hk.Module):
         'tree = {"lin/~/sub": {"w": x, "b": x[0]}}\naveraged = hk.EMAParamsTree(0.9)(tree)\n'
         'normed = hk.SNParamsTree(ignore_regex=".*b$")(tree)\n'
         'return averaged["lin/~/sub"]["w"] + normed["lin/~/sub"]["w"]')),
-    "subclassed": ('''
-class Attention(hk.MultiHeadAttention):
-    def __init__(self, heads, name=None):
-        super().__init__(num_heads=heads, key_size=4, w_init=hk.initializers.VarianceScaling(),
-                         name=name)
-
-
-class Star(hk.Module):
-    def __init__(self, *sizes, name=None):
-        super().__init__(name=name)
-        self.sizes = sizes
-
-    def __call__(self, x):
-        for size in self.sizes:
-            x = hk.Linear(size)(x)
-        return x
-''', "return Star(5, 4)(Attention(2)(x, x, x))"),
+    "subclassed": (_classes(c.Attention, c.Star), "return Star(5, 4)(Attention(2)(x, x, x))"),
     "rng_alias": ("from haiku import next_rng_key as imported_next_rng_key\n", (
         "noise = jax.random.normal(imported_next_rng_key(), x.shape)\n"
         "return hk.Linear(3)(x + noise)")),

@@ -48,7 +48,6 @@ REFUSED: dict[str, str] = {
     "layer_stack_nested": "a layer_stack of a layer_stack: only with_per_layer_inputs converts",
     "layer_stack_lstm": "a layer built inside a function passed to layer_stack",
     "scan": "hk.scan of a local function closing over a core, not a module of the file",
-    "remat": "hk.remat(module)(x): the wrapped module is not stored or called directly",
     "lift": "hk.lift of an inner hk.transform: no rule",
     "counter": "hk.set_state of a leaf never read by get_state: shape and dtype unknown",
     "params_trees": f"hk.EMAParamsTree / hk.SNParamsTree: {_NO_RULE}",

@@ -161,6 +161,14 @@ def _depthwise(cls: str, dims: int, data_format: str) -> ConstructorMapping:
     )
 
 
+_NORM = (  # LayerNorm, GroupNorm, InstanceNorm: scale and offset, Haiku's eps
+    Arg("create_scale", "use_scale"),
+    Arg("create_offset", "use_bias"),
+    Arg("eps", "epsilon", haiku_default="1e-05"),
+    Arg("scale_init", "scale_init", INITIALIZER, leaf="scale"),
+    Arg("offset_init", "bias_init", INITIALIZER, leaf="offset"),
+)
+_CHANNELS_LAST = Arg("data_format", None, only=("'channels_last'", '"channels_last"'))
 _STATS_ONLY = (("use_fast_variance", "False"),)  # Haiku computes the variance as E[(x - m)^2]
 
 CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
@@ -184,12 +192,8 @@ CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
         (
             Arg("groups", "num_groups"),
             Arg("axis", None, only=("slice(1, None)", "slice(1, None, None)")),
-            Arg("create_scale", "use_scale"),
-            Arg("create_offset", "use_bias"),
-            Arg("eps", "epsilon", haiku_default="1e-05"),
-            Arg("scale_init", "scale_init", INITIALIZER, leaf="scale"),
-            Arg("offset_init", "bias_init", INITIALIZER, leaf="offset"),
-            Arg("data_format", None, only=("'channels_last'", '"channels_last"')),
+            *_NORM,
+            _CHANNELS_LAST,
             _NAME,
         ),
         in_features="num_features", out_features=None, positional=("num_features",),
@@ -199,12 +203,8 @@ CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
     ConstructorMapping(
         "haiku.InstanceNorm", "nnx.InstanceNorm",
         (
-            Arg("create_scale", "use_scale"),
-            Arg("create_offset", "use_bias"),
-            Arg("eps", "epsilon", haiku_default="1e-05"),
-            Arg("scale_init", "scale_init", INITIALIZER, leaf="scale"),
-            Arg("offset_init", "bias_init", INITIALIZER, leaf="offset"),
-            Arg("data_format", None, only=("'channels_last'", '"channels_last"')),
+            *_NORM,
+            _CHANNELS_LAST,
             _NAME,
         ),
         in_features="num_features", out_features=None, positional=("num_features",),
@@ -214,11 +214,7 @@ CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
         "haiku.LayerNorm", "nnx.LayerNorm",
         (
             Arg("axis", "reduction_axes", omit=_LAST_AXIS),
-            Arg("create_scale", "use_scale"),
-            Arg("create_offset", "use_bias"),
-            Arg("eps", "epsilon", haiku_default="1e-05"),
-            Arg("scale_init", "scale_init", INITIALIZER, leaf="scale"),
-            Arg("offset_init", "bias_init", INITIALIZER, leaf="offset"),
+            *_NORM,
             Arg("use_fast_variance", "use_fast_variance", haiku_default="False"),
             _NAME,
             Arg("param_axis", None, only=("None",) + _LAST_AXIS),
@@ -251,7 +247,7 @@ CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
             Arg("axis", None, only=("None",)),
             Arg("cross_replica_axis", "axis_name"),
             Arg("cross_replica_axis_index_groups", "axis_index_groups"),
-            Arg("data_format", None, only=("'channels_last'", '"channels_last"')),
+            _CHANNELS_LAST,
             _NAME,
         ),
         in_features="num_features", out_features=None, positional=("num_features",),
