@@ -69,3 +69,44 @@ def test_findall_and_names_match_libcst():
         assert walk.findall(module, matcher) == m.findall(module, matcher)
     assert {"hk", "L", "Linear", "width", "prec", "n", "q"} <= walk.name_values(module)
     assert "doc" not in walk.name_values(module)
+
+
+class _Calls(cst.CSTVisitor):
+    """Every callback, in order, as (event, node type, attribute)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, str, str]] = []
+
+    def on_visit(self, node):
+        self.calls.append(("visit", type(node).__name__, ""))
+        return not isinstance(node, cst.Lambda)  # a visitor may prune a subtree
+
+    def on_leave(self, node):
+        self.calls.append(("leave", type(node).__name__, ""))
+
+    def on_visit_attribute(self, node, attribute):
+        self.calls.append(("visit_attr", type(node).__name__, attribute))
+
+    def on_leave_attribute(self, node, attribute):
+        self.calls.append(("leave_attr", type(node).__name__, attribute))
+
+
+def test_read_only_visits_make_the_same_callbacks_and_leave_transformers_alone():
+    module = cst.parse_module(SOURCE)
+    expected = _Calls()
+    module.visit(expected)
+
+    class Upper(cst.CSTTransformer):
+        def leave_Name(self, original, updated):
+            return updated.with_changes(value=updated.value.upper())
+
+    with walk.read_only_visits():
+        got = _Calls()
+        assert module.visit(got) is module
+        upper = module.visit(Upper()).code
+        found = m.findall(module, m.Name())
+    assert got.calls == expected.calls
+    assert upper == module.visit(Upper()).code and "HK.MODULE" in upper
+    assert found == m.findall(module, m.Name())
+    assert cst.CSTNode.visit is walk._LIBCST_VISIT  # restored on the way out

@@ -52,7 +52,7 @@ def convert_source(source: str, *, filename: str = "<string>",
     reported); None keeps the mode of an enclosing `hk2nnx.convert.modes.using`.
     Raises ConvertSyntaxError for a file that does not parse.
     """
-    with modes.using(mode) as run:
+    with modes.using(mode) as run, walk.read_only_visits():
         result = _convert(source, filename, inputs)
     return dataclasses.replace(result, compat=frozenset(run.compat))
 

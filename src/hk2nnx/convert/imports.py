@@ -47,8 +47,8 @@ def _remove_unused_haiku(tree: cst.Module) -> cst.Module:
     if not aliases:
         return tree
     if not _maybe_used({_bound_name(a) for a in aliases}, tree):
-        return tree.visit(_DropAliases(set(aliases)))
-    wrapper = MetadataWrapper(tree)
+        return _drop_aliases(tree, set(aliases))
+    wrapper = MetadataWrapper(tree, unsafe_skip_copy=walk.has_no_shared_nodes(tree))
     scopes = wrapper.resolve(ScopeProvider)
     scope = next((s for s in scopes.values() if isinstance(s, GlobalScope)), None)
     if scope is None:
@@ -57,7 +57,36 @@ def _remove_unused_haiku(tree: cst.Module) -> cst.Module:
               if m.matches(stmt, m.SimpleStatementLine())
               for small in stmt.body for alias in _haiku_aliases(small)
               if not any(a.references for a in scope[_bound_name(alias)])}
-    return wrapper.module.visit(_DropAliases(unused)) if unused else tree
+    return _drop_aliases(wrapper.module, unused) if unused else tree
+
+
+def _drop_aliases(tree: cst.Module, unused: set[cst.ImportAlias]) -> cst.Module:
+    """`tree.visit(_DropAliases(unused))`, visiting only the statements it can change."""
+    dropper = _DropAliases(unused)
+    body = []
+    for stmt in tree.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            new = dropper.leave_SimpleStatementLine(stmt, stmt)
+        elif dropper.carry or _has_haiku_import(stmt):
+            new = stmt.visit(dropper)
+        else:
+            new = stmt  # no import inside and no blank lines to hand on: nothing to change
+        if not isinstance(new, cst.RemovalSentinel):
+            body.append(new)
+    return tree.with_changes(body=body)
+
+
+def _has_haiku_import(stmt: cst.CSTNode) -> bool:
+    """Whether a haiku import line sits anywhere in this compound statement."""
+    stack = [stmt]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.SimpleStatementLine):
+            if any(_haiku_aliases(small) for small in node.body):
+                return True
+        elif not isinstance(node, cst.BaseExpression):  # expressions hold no statements
+            stack.extend(walk.children(node))
+    return False
 
 
 def _maybe_used(names: set[str], tree: cst.Module) -> bool:

@@ -15,6 +15,11 @@ class _Apply(cst.CSTTransformer):
         super().__init__()
         self.ctx = ctx
         self.pending: dict[cst.CSTNode, list[cst.EmptyLine]] = {}  # blanks of removed lines
+        self.dirty = _with_ancestors(ctx, [*ctx.edits, *ctx.before, *ctx.markers])
+
+    def on_visit(self, node):
+        """Only subtrees with something scheduled inside are rebuilt; the rest is kept."""
+        return node in self.dirty
 
     def on_leave(self, original, updated):
         result = updated
@@ -50,6 +55,15 @@ class _Apply(cst.CSTTransformer):
             own += 1
         extra = carried[: max(0, len(carried) - own)]
         return result.with_changes(leading_lines=[*extra, *result.leading_lines])
+
+
+def _with_ancestors(ctx: FileContext, nodes: list[cst.CSTNode]) -> set[cst.CSTNode]:
+    out: set[cst.CSTNode] = set()
+    for node in nodes:
+        while node is not None and node not in out:
+            out.add(node)
+            node = ctx.parent(node)
+    return out
 
 
 def _marked(stmt: cst.BaseStatement, marks: list[str]) -> cst.BaseStatement:

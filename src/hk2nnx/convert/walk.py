@@ -8,6 +8,8 @@ order is recorded once, from the attribute callbacks of a one-level visit.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
 
 import libcst as cst
@@ -53,24 +55,26 @@ def _fields(node: cst.CSTNode) -> tuple[str, ...]:
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """`node.children`, without rebuilding the node."""
     out: list[cst.CSTNode] = []
-    for field in _fields(node):
+    for field in _FIELDS.get(type(node)) or _fields(node):
         value = getattr(node, field)
-        if isinstance(value, cst.CSTNode):
+        kind = type(value)  # a node, a sequence of nodes, None or MaybeSentinel.DEFAULT
+        if kind is tuple or kind is list:
+            out.extend(value)
+        elif value is not None and kind is not cst.MaybeSentinel:
             out.append(value)
-        elif isinstance(value, (list, tuple)):
-            out.extend(v for v in value if isinstance(v, cst.CSTNode))
     return out
 
 
 def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """`node` and every node below it, in the order a visitor's `on_visit` sees them."""
     stack = [node]
+    pop, extend = stack.pop, stack.extend
     while stack:
-        current = stack.pop()
+        current = pop()
         yield current
         below = children(current)
         below.reverse()
-        stack.extend(below)
+        extend(below)
 
 
 def parents(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
@@ -85,6 +89,16 @@ def parents(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
     return out
 
 
+def has_no_shared_nodes(module: cst.Module) -> bool:
+    """Whether no node object sits twice in the tree (then metadata needs no copy of it)."""
+    seen: set[int] = set()
+    for node in walk(module):
+        if id(node) in seen:
+            return False
+        seen.add(id(node))
+    return True
+
+
 def findall(node: cst.CSTNode, matcher: m.BaseMatcherNode) -> list[cst.CSTNode]:
     """`libcst.matchers.findall(node, matcher)` for matchers that read no metadata."""
     return [n for n in walk(node) if m.matches(n, matcher)]
@@ -92,4 +106,91 @@ def findall(node: cst.CSTNode, matcher: m.BaseMatcherNode) -> list[cst.CSTNode]:
 
 def name_values(node: cst.CSTNode) -> set[str]:
     """Every `Name` spelled anywhere below `node` (identifiers, attributes, keywords)."""
-    return {n.value for n in walk(node) if isinstance(n, cst.Name)}
+    name = cst.Name
+    return {n.value for n in walk(node) if type(n) is name}
+
+
+# -- read-only visits ------------------------------------------------------------------------
+
+_LIBCST_VISIT = cst.CSTNode.visit
+_lock = threading.Lock()
+_active = 0
+
+
+def _read_only_visit(self: cst.CSTNode, visitor):
+    """`CSTNode.visit` for a read-only visitor: same callbacks, same order, nothing rebuilt."""
+    hooks = _HOOKS.get(type(visitor))
+    if hooks is None:
+        hooks = _HOOKS[type(visitor)] = _hooks(type(visitor))
+    if hooks is _TRANSFORMER:  # a transformer builds a new tree, as before
+        return _LIBCST_VISIT(self, visitor)
+    if visitor.on_visit(self) and not _module_only(visitor):
+        for field in _FIELDS.get(type(self)) or _fields(self):
+            value = getattr(self, field)
+            kind = type(value)
+            if hooks:
+                if value is None and field in _VISITED_WHEN_SET:
+                    continue
+                visitor.on_visit_attribute(self, field)
+            if kind is tuple or kind is list:
+                for child in value:
+                    child.visit(visitor)
+            elif value is not None and kind is not cst.MaybeSentinel:
+                value.visit(visitor)
+            if hooks:
+                visitor.on_leave_attribute(self, field)
+    visitor.on_leave(self)
+    return self
+
+
+_TRANSFORMER = "transformer"
+_HOOKS: dict[type, bool | str] = {}  # visitor class -> has attribute hooks, or _TRANSFORMER
+
+
+def _hooks(cls: type) -> bool | str:
+    return _has_attribute_hooks(cls) if issubclass(cls, cst.CSTVisitor) else _TRANSFORMER
+
+
+def _has_attribute_hooks(cls: type) -> bool:
+    """Whether a visitor class reacts to entering or leaving a node's attribute at all.
+
+    libcst's own `visit_<Node>_<attribute>` stubs do nothing; only overrides count.
+    """
+    base = cst.CSTVisitor
+    if cls.on_visit_attribute is not base.on_visit_attribute or \
+            cls.on_leave_attribute is not base.on_leave_attribute:
+        return True
+    return any(name.startswith(("visit_", "leave_")) and "_" in name[6:]
+               and getattr(cls, name) is not getattr(base, name, None) for name in dir(cls))
+
+
+def _module_only(visitor) -> bool:
+    """A batch of metadata providers that act on the Module alone (scope analysis does its
+    own walk from there): going through the nodes below would call nothing."""
+    methods = getattr(visitor, "visitor_methods", None)  # libcst's batched visitor
+    return (methods is not None and set(methods) <= {"visit_Module", "leave_Module"}
+            and getattr(visitor, "before_visit", 0) is None
+            and getattr(visitor, "after_leave", 0) is None)
+
+
+@contextlib.contextmanager
+def read_only_visits() -> Iterator[None]:
+    """Within this block, libcst visitors (metadata providers, `findall`) rebuild nothing.
+
+    A `CSTVisitor` cannot change the tree, and libcst's `visit` returns the node itself for
+    one, so the rebuilt copies it makes along the way are thrown away unseen; skipping them
+    makes scope analysis and matcher searches several times faster. Transformers are not
+    affected. Nested and concurrent blocks are counted; the last one out restores libcst.
+    """
+    global _active
+    with _lock:
+        _active += 1
+        if _active == 1:
+            cst.CSTNode.visit = _read_only_visit
+    try:
+        yield
+    finally:
+        with _lock:
+            _active -= 1
+            if _active == 0:
+                cst.CSTNode.visit = _LIBCST_VISIT
