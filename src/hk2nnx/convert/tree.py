@@ -45,3 +45,36 @@ def leaf_path(tree: dict[str, str], module: str, leaf: str) -> str | None:
     paths, _ = nnx_leaf_paths([(module, leaf)], tree.keys(), layer_of)
     found = paths.get((module, leaf))
     return found if found and "," not in found else None
+
+
+def container_scopes(plan: ClassPlan, prefix: str) -> list[tuple[str, str | None]]:
+    """Where containers hold modules: (Haiku parent path, base of their names), or (the
+    container's own path, None) when it names them itself (hk.nets.MLP: `mlp/~/linear_0`)."""
+    from hk2nnx.program.naming import container_slot
+
+    out: list[tuple[str, str | None]] = []
+    for site in (s for s in plan.sites if s.is_module):
+        path = _join(prefix, site)
+        if site.data.get("inner"):
+            out.append((path.rpartition("/")[0], container_slot(site.data["inner"][0])[0]))
+        elif site.rule.info.code == "HK014":  # rules/mlp.py: its Linears live below it
+            out.append((path, None))
+        child = site.data.get("class")
+        if child:
+            out.extend(container_scopes(plan.analysis.plan(child), path))
+    return out
+
+
+def held_by_container(scopes: list[tuple[str, str | None]], module: str) -> bool:
+    """Whether Haiku module `module` (or one enclosing it) sits in an NNX container."""
+    from hk2nnx.program.naming import container_slot
+
+    for where, base in scopes:
+        if base is None and module.startswith(where + "/"):
+            return True
+        tokens = module.split("/")
+        for end in range(1, len(tokens) + 1):
+            head, _, last = "/".join(tokens[:end]).rpartition("/")
+            if base is not None and head == where and container_slot(last)[0] == base:
+                return True
+    return False

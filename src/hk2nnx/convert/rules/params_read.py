@@ -20,7 +20,7 @@ from hk2nnx.convert.refs import global_reads, global_writes
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.args import literal_string
 from hk2nnx.convert.transforms import SECTION, Transformed, transformed
-from hk2nnx.convert.tree import leaf_path, module_tree
+from hk2nnx.convert.tree import container_scopes, held_by_container, leaf_path, module_tree
 
 INFO = base.info("HK022", "params-read", Safety.SAFE, SECTION, __name__)
 
@@ -47,9 +47,10 @@ def _rewrite_reads(t: Transformed, analysis) -> None:
     if root:
         tree[root] = t.class_name
     consumed = {id(n) for n in analysis.consumed_tree_args}
+    held = container_scopes(plan, root or "")
     for name in _global_uses(ctx, t):
         if id(name) not in consumed:
-            _rewrite_one(name, t, tree, ctx)
+            _rewrite_one(name, t, tree, ctx, held)
 
 
 def _global_uses(ctx, t: Transformed) -> list[cst.CSTNode]:
@@ -63,7 +64,8 @@ def _global_uses(ctx, t: Transformed) -> list[cst.CSTNode]:
     return sorted(set(out), key=ctx.position)
 
 
-def _rewrite_one(name: cst.Name, t: Transformed, tree: dict[str, str], ctx) -> None:
+def _rewrite_one(name: cst.Name, t: Transformed, tree: dict[str, str], ctx,
+                 held: list[tuple[str, str | None]]) -> None:
     first = ctx.parent(name)
     if m.matches(first, m.Subscript(value=m.Name(), slice=[m.SubscriptElement(
             slice=m.Index(value=m.SimpleString()))])) and first.value is name:
@@ -72,7 +74,7 @@ def _rewrite_one(name: cst.Name, t: Transformed, tree: dict[str, str], ctx) -> N
                 slice=m.Index(value=m.SimpleString()))])) and second.value is first:
             module = literal_string(first.slice[0].slice.value)
             leaf = literal_string(second.slice[0].slice.value)
-            path = leaf_path(tree, module, leaf)
+            path = None if held_by_container(held, module) else leaf_path(tree, module, leaf)
             if path is not None:
                 ctx.replace(second, f"{t.var}.{path}[...]")
                 return
