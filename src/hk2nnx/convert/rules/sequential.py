@@ -64,9 +64,11 @@ class SequentialRule(base.SiteRule):
                 part.data["name"] = rule.haiku_name(part, plan)
                 out.append((value, part))
                 continue
-            if is_haiku(qualname) or is_haiku(plan.ctx.qualname(value)) or rule is not None:
-                raise self._refuse(site, f"{plan.ctx.code(value)} is a module no container "
-                                   "rule builds; convert it by hand")
+            if is_haiku(qualname) or is_haiku(plan.ctx.qualname(value)) or rule is not None or (
+                    m.findall(value, m.Attribute(value=m.Name("self")))):  # maybe a module
+                raise self._refuse(site, f"{plan.ctx.code(value)} is not a function nor a module "
+                                   "built in the list by a rule of the converter; convert it by "
+                                   "hand")
             out.append((value, None))
         site.data["elements"] = out
         site.data["calls"] = [value for value, part in out if part is not None]
