@@ -11,7 +11,8 @@ them: `for linear in self.linears: x = f(linear(x))` (zipped with the values whe
 still reads them). The list is named after its layers, the naming scheme's containers
 (`hk2nnx.program.naming`), so `hk2nnx port` loads `linear_1` into its second element.
 Not converted (stays with a TODO): loops over values only known at run time, loops nested in
-branches or other loops, a layer stored in a variable first, passes that do not feed each other,
+branches or other loops, loops building more than one module per pass, a layer stored in a
+variable first, passes that do not feed each other,
 layers numbered past others of their kind.
 Fix safety: safe.
 Guide section: "Basic Module definition".
@@ -200,6 +201,11 @@ def loop_site(rule: base.SiteRule, method_name: str, call: cst.Call, method: cst
     if passes is None:
         raise refuse("it runs inside a loop over values only known at run time, so how many "
                      "Haiku modules it builds depends on the data")
+    built = [c for c in m.findall(loop.body, m.Call()) if getattr(base.site_rule_for(
+        ctx.qualname(c.func), ctx), "kind", None) == "module"]
+    if len(built) > 1:
+        raise refuse("its loop builds more than one module per pass; only loops building one "
+                     "convert (split the loop, or build a module class holding them)")
     apply = ctx.parent(call)
     if not (m.matches(apply, m.Call()) and apply.func is call and apply.args and m.matches(
             apply.args[0].value, m.Name())):
