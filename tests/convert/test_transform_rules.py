@@ -40,6 +40,10 @@ REFUSED = {
                                 "list or tuple"),
     "running_init_expression": ("        return a(x) if hk.running_init() else x",
                                 "only `if hk.running_init()"),
+    "layer_stack_unroll": ("        return hk.experimental.layer_stack(2, unroll=2)(lambda y: a(y))(x)",
+                           "only with_per_layer_inputs=True"),
+    "layer_stack_passed_on": (("        return jax.jit(hk.experimental.layer_stack(2)("
+                              "lambda y: Net(name='n')(y, i)))(x)"), "store the stacked function"),
     "unknown_haiku_in_lambda": ("        return hk.remat(lambda y: hk.nets.ResNet50(4)(y))(x)",
                                 "no rule converts haiku.nets.ResNet50"),
 }
