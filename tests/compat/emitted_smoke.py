@@ -65,6 +65,7 @@ SMOKES = {
     "dynamic_unroll": lambda m: _unroll(m, m.dynamic_unroll),
     "static_unroll": lambda m: _unroll(m, m.static_unroll),
     "swap_batch_time": lambda m: m.swap_batch_time(X),
+    "IdentityCore": lambda m: m.IdentityCore()(X, m.IdentityCore().initial_state(2)),
 }
 
 

@@ -34,8 +34,6 @@ _NO_RULE = "no rule converts it yet"
 
 # id -> why the converter refuses it (each must come back with a TODO, not a conversion).
 REFUSED: dict[str, str] = {
-    "ConvND": "hk.ConvND takes its spatial rank as an argument; no table entry yet",
-    "ConvNDTranspose": "hk.ConvNDTranspose takes its spatial rank as an argument; no entry yet",
     "Sequential": "an empty hk.Sequential has no layers to number; nothing to build",
     "nets.ResNet": f"hk.nets.ResNet: {_NO_RULE}",
     "nets.MobileNetV1": f"hk.nets.MobileNetV1: {_NO_RULE}",
@@ -53,7 +51,7 @@ REFUSED: dict[str, str] = {
     "params_trees": f"hk.EMAParamsTree / hk.SNParamsTree: {_NO_RULE}",
     "subclassed": "a module whose __init__ takes *args cannot gain the sizes NNX needs",
     **{f"Recurrent-{core}-{unroller}": f"hk.{core}: {_NO_RULE}"
-       for core in ("ResetCore", "IdentityCore", "Conv1DLSTM", "Conv2DLSTM", "Conv3DLSTM")
+       for core in ("ResetCore", "Conv1DLSTM", "Conv2DLSTM", "Conv3DLSTM")
        for unroller in ("dynamic_unroll", "static_unroll")},
 }
 # id -> why a faithful conversion still cannot equal Haiku's numbers (it must convert and run).

@@ -13,6 +13,7 @@ from hk2nnx.compat.templates.batch_norm import BatchNorm as BatchNorm
 from hk2nnx.compat.templates.bias import Bias as Bias
 from hk2nnx.compat.templates.embed import Embed as Embed
 from hk2nnx.compat.templates.gru import GRU as GRU
+from hk2nnx.compat.templates.identity_core import IdentityCore as IdentityCore
 from hk2nnx.compat.templates.lstm import LSTM as LSTM
 from hk2nnx.compat.templates.lstm import LSTMState as LSTMState
 from hk2nnx.compat.templates.moving_average import (
@@ -32,7 +33,7 @@ from hk2nnx.compat.templates.vector_quantizer import VectorQuantizerEMA as Vecto
 
 __all__ = [
     "GRU", "LSTM", "MODULE_NAME", "AvgPool", "BatchNorm", "Bias", "Embed",
-    "ExponentialMovingAverage", "LSTMState", "MaxPool", "MultiHeadAttention",
+    "ExponentialMovingAverage", "IdentityCore", "LSTMState", "MaxPool", "MultiHeadAttention",
     "SeparableDepthwiseConv2D", "SpectralNorm", "VanillaRNN", "VectorQuantizer",
     "VectorQuantizerEMA", "available", "avg_pool", "compat_source", "max_pool",
 ]

@@ -59,6 +59,7 @@ class ConstructorMapping:
     positional: tuple[str, ...] = ()  # NNX arguments written positionally, in this order
     call: tuple[CallArg, ...] = (CallArg("inputs", 0, INPUT),)
     spatial_dims: int = 0
+    rank_arg: str | None = None  # the Haiku argument giving spatial_dims (an int literal)
     section: str = "Basic Module definition"
     notes: str = ""
     # (NNX argument, Haiku call argument): more input sizes NNX needs eagerly (attention's key
@@ -98,6 +99,7 @@ def _conv(cls: str, dims: int, data_format: str) -> ConstructorMapping:
     return ConstructorMapping(
         f"haiku.{cls}", "nnx.Conv",
         (
+            *((Arg("num_spatial_dims", None),) if cls == "ConvND" else ()),
             Arg("output_channels", "out_features"),
             Arg("kernel_shape", "kernel_size", NTUPLE),
             Arg("stride", "strides"),
@@ -112,6 +114,7 @@ def _conv(cls: str, dims: int, data_format: str) -> ConstructorMapping:
         ),
         in_features="in_features", out_features="output_channels",
         positional=("in_features", "out_features", "kernel_size"), spatial_dims=dims,
+        rank_arg="num_spatial_dims" if cls == "ConvND" else None,
         notes="channels-first data_format has no NNX equivalent",
     )
 
@@ -120,6 +123,7 @@ def _conv_transpose(cls: str, dims: int, data_format: str) -> ConstructorMapping
     return ConstructorMapping(
         f"haiku.{cls}", "nnx.ConvTranspose",
         (
+            *((Arg("num_spatial_dims", None),) if cls == "ConvNDTranspose" else ()),
             Arg("output_channels", "out_features"),
             Arg("kernel_shape", "kernel_size", NTUPLE),
             Arg("stride", "strides"),
@@ -134,6 +138,7 @@ def _conv_transpose(cls: str, dims: int, data_format: str) -> ConstructorMapping
         ),
         in_features="in_features", out_features="output_channels",
         positional=("in_features", "out_features", "kernel_size"), spatial_dims=dims,
+        rank_arg="num_spatial_dims" if cls == "ConvNDTranspose" else None,
         notes="Haiku keeps the kernel as spatial + (out, in), NNX as spatial + (in, out) (the "
               "port swaps them); output_shape= and channels-first data_format have no NNX form",
     )
@@ -181,9 +186,11 @@ CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
     _conv("Conv1D", 1, "NWC"),
     _conv("Conv2D", 2, "NHWC"),
     _conv("Conv3D", 3, "NDHWC"),
+    _conv("ConvND", 0, "channels_last"),
     _conv_transpose("Conv1DTranspose", 1, "NWC"),
     _conv_transpose("Conv2DTranspose", 2, "NHWC"),
     _conv_transpose("Conv3DTranspose", 3, "NDHWC"),
+    _conv_transpose("ConvNDTranspose", 0, "channels_last"),
     _depthwise("DepthwiseConv1D", 1, "NWC"),
     _depthwise("DepthwiseConv2D", 2, "NHWC"),
     _depthwise("DepthwiseConv3D", 3, "NDHWC"),
@@ -324,6 +331,8 @@ COMPAT_CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
             holds_variables=False,
             notes="two depthwise convolutions, (k0, 1) with the stride and (1, k1) with the "
                   "bias; each is an nnx.Conv with one group per channel"),
+    _compat("IdentityCore", ("name",), call=("inputs", "state"), rngs=False,
+            holds_variables=False, notes="no weights, an empty state"),
     _compat("Bias", ("output_size", "bias_dims", "b_init", "name"), call=("inputs", "multiplier"),
             input_shape=("input_size", 1),
             notes="no NNX layer adds a bias over chosen axes of a whole input shape"),

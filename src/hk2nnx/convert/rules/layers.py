@@ -185,7 +185,8 @@ class LayerRule(base.SiteRule):
         if arg.nnx is None or text in arg.omit:
             return {}
         if arg.convert == NTUPLE:
-            return {arg.nnx: _ntuple(value, text, mapping, site.data["construct"])}
+            return {arg.nnx: _ntuple(value, text, self._rank(site, plan, mapping),
+                                     site.data["construct"], mapping.section)}
         if arg.convert == INITIALIZER and text != "None":
             converted = nnx_initializer(given.value, plan.ctx, lambda e: plan.hoist(
                 e, site, site.data["construct"], mapping.section), _rank(arg.leaf),
@@ -197,6 +198,17 @@ class LayerRule(base.SiteRule):
                 return {}
             return {arg.nnx: converted}
         return {} if text == "None" and arg.convert == INITIALIZER else {arg.nnx: text}
+
+    def _rank(self, site, plan, mapping) -> int:
+        """The layer's spatial rank: fixed by the class, or an int literal argument (ConvND)."""
+        if mapping.rank_arg is None:
+            return mapping.spatial_dims
+        given = self._bound(site).get(mapping.rank_arg)
+        text = plan.ctx.code(given.value) if given is not None else ""
+        if not text.isdigit():
+            raise Refusal(site.data["construct"], f"{mapping.rank_arg} must be an int literal "
+                          "so the kernel size can be written out", mapping.section, INFO.code)
+        return int(text)
 
     def _default(self, arg, mapping) -> dict[str, str]:
         """An absent argument: Haiku's default where NNX's differs (initializers: faithful only)."""
@@ -252,14 +264,14 @@ def _input_name(mapping: ConstructorMapping) -> str:
     return next(c.haiku for c in mapping.call if c.role == INPUT)
 
 
-def _ntuple(value: cst.BaseExpression, text: str, mapping: ConstructorMapping,
-            construct: str) -> str:
-    if m.matches(value, m.Integer()) and mapping.spatial_dims > 1:
-        return "(" + ", ".join([text] * mapping.spatial_dims) + ")"
-    if mapping.spatial_dims == 1 or m.matches(value, m.Tuple() | m.List()):
+def _ntuple(value: cst.BaseExpression, text: str, rank: int, construct: str,
+            section: str) -> str:
+    if m.matches(value, m.Integer()) and rank > 1:
+        return "(" + ", ".join([text] * rank) + ")"
+    if rank == 1 or m.matches(value, m.Tuple() | m.List()):
         return text
     raise Refusal(construct, f"kernel_shape={text} may be an int (one size for every "
-                  "spatial axis) or a tuple; NNX needs the tuple", mapping.section, INFO.code)
+                  "spatial axis) or a tuple; NNX needs the tuple", section, INFO.code)
 
 
 base.register_site(LayerRule())
