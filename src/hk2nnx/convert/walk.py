@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 import libcst.matchers as m
+from libcst import BatchableCSTVisitor
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
 # Fields a node visits only when set; each comes last in its class's visiting order.
@@ -187,6 +188,7 @@ def read_only_visits() -> Iterator[None]:
         _active += 1
         if _active == 1:
             cst.CSTNode.visit = _read_only_visit
+            BatchableCSTVisitor.get_visitors = _cached_get_visitors
     try:
         yield
     finally:
@@ -194,3 +196,17 @@ def read_only_visits() -> Iterator[None]:
             _active -= 1
             if _active == 0:
                 cst.CSTNode.visit = _LIBCST_VISIT
+                BatchableCSTVisitor.get_visitors = _LIBCST_GET_VISITORS
+
+
+_LIBCST_GET_VISITORS = BatchableCSTVisitor.get_visitors
+_VISITOR_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _cached_get_visitors(self) -> dict:
+    """libcst's `get_visitors` inspects every member of the provider on each use (a few ms
+    for each metadata provider of each file); the names it finds are the same for a class."""
+    names = _VISITOR_NAMES.get(type(self))
+    if names is None:
+        names = _VISITOR_NAMES[type(self)] = tuple(_LIBCST_GET_VISITORS(self))
+    return {name: getattr(self, name) for name in names}
