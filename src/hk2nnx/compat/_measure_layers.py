@@ -66,6 +66,20 @@ def rms_norm_epsilon(std: float) -> float:
                             nnx.RMSNorm(16, use_fast_variance=False, rngs=nnx.Rngs(0)), x)
 
 
+def group_norm_epsilon(std: float) -> float:
+    """hk.GroupNorm vs nnx.GroupNorm differing only in epsilon (1e-5 vs 1e-6)."""
+    x = normal((8, 4, 16), scale=std)
+    return _norm_difference(lambda: hk.GroupNorm(4),
+                            nnx.GroupNorm(16, 4, use_fast_variance=False, rngs=nnx.Rngs(0)), x)
+
+
+def instance_norm_epsilon(std: float) -> float:
+    """hk.InstanceNorm vs nnx.InstanceNorm differing only in epsilon (1e-5 vs 1e-6)."""
+    x = normal((8, 4, 16), scale=std)
+    return _norm_difference(lambda: hk.InstanceNorm(True, True),
+                            nnx.InstanceNorm(16, use_fast_variance=False, rngs=nnx.Rngs(0)), x)
+
+
 def _std(tree: Any, leaf: str) -> float:
     found = [v[leaf] for v in tree.values() if leaf in v]
     return float(np.std(np.asarray(found[0])))

@@ -51,6 +51,13 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference("haiku.RMSNorm", _EPS, "nnx.RMSNorm(epsilon=1e-5, use_fast_variance=False)",
                "max abs output difference, inputs of std 1e-3", 1.236, 0.05,
                functools.partial(layers.rms_norm_epsilon, 1e-3)),
+    Difference("haiku.GroupNorm", _EPS, "nnx.GroupNorm(epsilon=1e-5, use_fast_variance=False)",
+               "max abs output difference, inputs of std 1e-3", 1.164, 0.05,
+               functools.partial(layers.group_norm_epsilon, 1e-3)),
+    Difference("haiku.InstanceNorm", _EPS,
+               "nnx.InstanceNorm(epsilon=1e-5, use_fast_variance=False)",
+               "max abs output difference, inputs of std 1e-3", 0.7107, 0.05,
+               functools.partial(layers.instance_norm_epsilon, 1e-3)),
     Difference("haiku.Linear", "nnx.Linear's lecun_normal corrects for truncation; Haiku's "
                "TruncatedNormal(1/sqrt(fan_in)) does not (also hk.Conv*)",
                "kernel_init=truncated_normal(fan_in ** -0.5)",
