@@ -7,15 +7,18 @@ from pathlib import Path
 
 import libcst as cst
 
-from hk2nnx.convert import modes, walk
-from hk2nnx.convert import rules  # noqa: F401  (registers every rule)
+from hk2nnx.convert import (
+    modes,
+    rules,  # noqa: F401  (registers every rule)
+    walk,
+)
 from hk2nnx.convert.analysis import analyze_file
 from hk2nnx.convert.context import FileContext
 from hk2nnx.convert.findings import Finding
 from hk2nnx.convert.imports import schedule_imports
-from hk2nnx.convert.unused_imports import drop_made_unused
 from hk2nnx.convert.rewrite import apply_edits
 from hk2nnx.convert.rules.base import FILE_RULES
+from hk2nnx.convert.unused_imports import drop_made_unused
 from hk2nnx.program.model import TensorSpec
 
 _GENERATED_NAMES = ("nnx", "jnp", "jax", "hkc")

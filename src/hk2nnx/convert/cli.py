@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import multiprocessing
 import os
 import sys
 import tempfile
 import traceback
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from hk2nnx.compat import compat_source
 from hk2nnx.convert import modes
 from hk2nnx.convert.api import ConvertResult
 from hk2nnx.convert.notebook import SUFFIXES, convert_any
+from hk2nnx.convert.parallel import parallel_map
 from hk2nnx.convert.progress import track
 from hk2nnx.convert.project import convert_group, link
 from hk2nnx.convert.report.write import renderer, write_run_report
@@ -128,13 +127,7 @@ def run(args: argparse.Namespace) -> int:
     verbose = bool(getattr(args, "verbose", False))
     jobs = [(str(path), inputs, groups.get(str(path), ()), args.mode, verbose)
             for path, _ in files]
-    if args.jobs > 1 and len(jobs) > 1:
-        # JAX is multithreaded: forking it can deadlock, so workers start fresh (spawn).
-        with ProcessPoolExecutor(max_workers=args.jobs,
-                                 mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(track(pool.map(_convert_one, jobs), total=len(jobs)))
-    else:
-        results = [_convert_one(job) for job in track(jobs, total=len(jobs))]
+    results = list(track(parallel_map(_convert_one, jobs, args.jobs), total=len(jobs)))
     status = EXIT_CLEAN
     for (path, relative), (_, result, source) in zip(files, results):
         if result is None:
