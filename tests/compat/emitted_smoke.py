@@ -65,8 +65,17 @@ SMOKES = {
     "dynamic_unroll": lambda m: _unroll(m, m.dynamic_unroll),
     "static_unroll": lambda m: _unroll(m, m.static_unroll),
     "swap_batch_time": lambda m: m.swap_batch_time(X),
+    "Conv1DLSTM": lambda m: _conv_lstm(m, m.Conv1DLSTM, X[:, :, 0]),
+    "Conv2DLSTM": lambda m: _conv_lstm(m, m.Conv2DLSTM, X),
+    "Conv3DLSTM": lambda m: _conv_lstm(m, m.Conv3DLSTM, X[..., None]),
+    "ConvNDLSTM": lambda m: _conv_lstm(m, lambda *a, **k: m.ConvNDLSTM(2, *a, **k), X),
     "IdentityCore": lambda m: m.IdentityCore()(X, m.IdentityCore().initial_state(2)),
 }
+
+
+def _conv_lstm(m, cls, x):
+    core = cls(x.shape[1:-1], 2, 3, in_features=x.shape[-1], rngs=R)
+    return core(x, core.initial_state(x.shape[0]))
 
 
 def _unroll(m, unroller):

@@ -55,6 +55,8 @@ CLASS_DEPENDENCIES = {
     "LSTM": {"LSTMState"},
     "AvgPool": {"Pool"},
     "MaxPool": {"Pool"},
+    **{f"Conv{n}DLSTM": {"ConvNDLSTM", "LSTMState"} for n in (1, 2, 3)},
+    "ConvNDLSTM": {"LSTMState"},
 }
 
 

@@ -51,7 +51,7 @@ REFUSED: dict[str, str] = {
     "params_trees": f"hk.EMAParamsTree / hk.SNParamsTree: {_NO_RULE}",
     "subclassed": "a module whose __init__ takes *args cannot gain the sizes NNX needs",
     **{f"Recurrent-{core}-{unroller}": f"hk.{core}: {_NO_RULE}"
-       for core in ("ResetCore", "Conv1DLSTM", "Conv2DLSTM", "Conv3DLSTM")
+       for core in ("ResetCore",)
        for unroller in ("dynamic_unroll", "static_unroll")},
 }
 # id -> why a faithful conversion still cannot equal Haiku's numbers (it must convert and run).

@@ -11,6 +11,9 @@ from hk2nnx.compat.emit import compat_source as compat_source
 from hk2nnx.compat.templates.attention import MultiHeadAttention as MultiHeadAttention
 from hk2nnx.compat.templates.batch_norm import BatchNorm as BatchNorm
 from hk2nnx.compat.templates.bias import Bias as Bias
+from hk2nnx.compat.templates.conv_lstm import Conv1DLSTM as Conv1DLSTM
+from hk2nnx.compat.templates.conv_lstm import Conv2DLSTM as Conv2DLSTM
+from hk2nnx.compat.templates.conv_lstm import Conv3DLSTM as Conv3DLSTM
 from hk2nnx.compat.templates.embed import Embed as Embed
 from hk2nnx.compat.templates.gru import GRU as GRU
 from hk2nnx.compat.templates.identity_core import IdentityCore as IdentityCore
@@ -32,7 +35,7 @@ from hk2nnx.compat.templates.vector_quantizer import VectorQuantizer as VectorQu
 from hk2nnx.compat.templates.vector_quantizer import VectorQuantizerEMA as VectorQuantizerEMA
 
 __all__ = [
-    "GRU", "LSTM", "MODULE_NAME", "AvgPool", "BatchNorm", "Bias", "Embed",
+    "GRU", "LSTM", "MODULE_NAME", "AvgPool", "BatchNorm", "Bias", "Conv1DLSTM", "Conv2DLSTM", "Conv3DLSTM", "Embed",
     "ExponentialMovingAverage", "IdentityCore", "LSTMState", "MaxPool", "MultiHeadAttention",
     "SeparableDepthwiseConv2D", "SpectralNorm", "VanillaRNN", "VectorQuantizer",
     "VectorQuantizerEMA", "available", "avg_pool", "compat_source", "max_pool",

@@ -69,6 +69,12 @@ COMPAT_CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
             holds_variables=False,
             notes="two depthwise convolutions, (k0, 1) with the stride and (1, k1) with the "
                   "bias; each is an nnx.Conv with one group per channel"),
+    *(_compat(f"Conv{n}DLSTM", ("input_shape", "output_channels", "kernel_shape", "name"),
+              call=("inputs", "state"), in_features="in_features", out_features="output_channels",
+              holds_variables=False,
+              notes="gates from two SAME convolutions (input_to_hidden, hidden_to_hidden), "
+                    "+1 forget bias; each child is an nnx.Conv")
+      for n in (1, 2, 3)),
     _compat("IdentityCore", ("name",), call=("inputs", "state"), rngs=False,
             holds_variables=False, notes="no weights, an empty state"),
     _compat("Bias", ("output_size", "bias_dims", "b_init", "name"), call=("inputs", "multiplier"),
