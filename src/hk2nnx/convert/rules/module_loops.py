@@ -10,10 +10,11 @@ rngs=rngs)])` in `__init__`, one layer per pass with sizes chained, and the loop
 them: `for linear in self.linears: x = f(linear(x))` (zipped with the values when the body
 still reads them). The list is named after its layers, the naming scheme's containers
 (`hk2nnx.program.naming`), so `hk2nnx port` loads `linear_1` into its second element.
+A loop building several modules a pass (`x = hk.Linear(n)(x); x = hk.LayerNorm(...)(x)`) gets
+one list each, zipped by the loop, sizes chained through every module of every pass.
 Not converted (stays with a TODO): loops over values only known at run time, loops nested in
-branches or other loops, loops building more than one module per pass, a layer stored in a
-variable first, passes that do not feed each other,
-layers numbered past others of their kind.
+branches or other loops, a layer stored in a variable first, passes that do not feed each other
+through their modules alone, layers numbered past others of their kind (two of one kind a pass).
 Fix safety: safe.
 Guide section: "Basic Module definition".
 """
@@ -120,12 +121,33 @@ class LoopRule(base.SiteRule):
         return True
 
     def out_dim(self, site, plan, inputs):
+        if len(_group(site, plan)) > 1:
+            return self._chain(site, plan, inputs.get(self.input_names(site, plan, None)[0]))
         size = first = inputs.get(self.input_names(site, plan, None)[0])
         for part in self._parts(site, plan):
             part.inputs = {self.input_names(site, plan, None)[0]: size if self.chained(site)
                            else first}
             size = part.rule.out_dim(part, plan, part.inputs)
         return size
+
+    def _chain(self, site, plan, given, build: bool = False):
+        """Sizes through every pass of every module the loop builds (`x = b(a(x))` each pass):
+        this site's constructor codes when `build`, else its output size after the last pass."""
+        group = _group(site, plan)
+        lead = group[0]
+        name = self.input_names(lead, plan, None)[0]
+        size = (lead.inputs or {}).get(name) if lead is not site or not build else None
+        size = size if size is not None else (input_size(lead, plan, name) if build else given)
+        codes, out = [], None
+        for k in range(len(site.data["passes"])):
+            for member in group:
+                part = self._parts(member, plan)[k]
+                part.inputs = {self.input_names(member, plan, None)[0]: size}
+                if build and member is site:
+                    codes.append(part.rule.build(part, plan))
+                size = part.rule.out_dim(part, plan, part.inputs)
+                out = size if member is site else out
+        return codes if build else out
 
     def build(self, site, plan) -> str:
         slots = [naming.container_slot(n) for n in site.data["inner"]]
@@ -134,6 +156,8 @@ class LoopRule(base.SiteRule):
             raise Refusal(site.data["construct"], f"its passes are named "
                           f"{', '.join(site.data['inner'])}: only one kind numbered from 0 lines "
                           "up with an NNX container", INFO.section, INFO.code)
+        if len(_group(site, plan)) > 1:
+            return container("nnx.List", self._chain(site, plan, None, build=True), plan)
         name = self.input_names(site, plan, None)[0]
         size = first = input_size(site, plan, name)
         parts = self._parts(site, plan)
@@ -153,17 +177,23 @@ class LoopRule(base.SiteRule):
             func=cst.Name(site.data["element"])))
 
     def schedule_extra(self, site, plan) -> None:
+        group = _group(site, plan)
+        if site is not group[0]:
+            return  # the first module of the loop writes the header for all
         loop: cst.For = site.data["loop"]
-        element = cst.Name(site.data["element"])
-        attr = cst.parse_expression(f"self.{site.attr}")
-        if any(_reads(n, site.data["passes"][0]) for n in _body_reads(loop, site.ctor)):
+        names = [cst.Element(cst.Name(s.data["element"])) for s in group]
+        lists = [f"self.{s.attr}" for s in group]
+        if any(_reads(n, site.data["passes"][0]) for n in _body_reads(loop, group)):
             target = loop.target
             if m.matches(target, m.Tuple()) and not target.lpar:
                 target = target.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
-            header = (cst.Tuple([cst.Element(element), cst.Element(target)], lpar=[], rpar=[]),
-                      cst.parse_expression(f"zip(self.{site.attr}, {plan.ctx.code(loop.iter)})"))
+            names.append(cst.Element(target))
+            lists.append(plan.ctx.code(loop.iter))
+        if len(names) == 1:
+            header = (names[0].value, cst.parse_expression(lists[0]))
         else:
-            header = (element, attr)
+            header = (cst.Tuple(names, lpar=[], rpar=[]),
+                      cst.parse_expression(f"zip({', '.join(lists)})"))
         plan.ctx.edit(loop, lambda u: u.with_changes(target=header[0], iter=header[1]))
 
 
@@ -171,9 +201,18 @@ def _reads(node: cst.CSTNode, env: dict) -> bool:
     return any(n.value in env for n in hoist.loads(node))
 
 
-def _body_reads(loop: cst.For, ctor: cst.Call) -> list[cst.Name]:
-    """Names read in the loop body outside the layer's constructor (which moves to __init__)."""
-    inside = {id(n) for n in m.findall(ctor, m.Name())}
+def _group(site: Site, plan) -> list[Site]:
+    """The sites of the modules one loop builds, in source order (a list's site: itself)."""
+    loop = site.data.get("loop")
+    if loop is None:
+        return [site]
+    return sorted((s for s in plan.sites if s.data.get("loop") is loop),
+                  key=lambda s: s.data["index"])
+
+
+def _body_reads(loop: cst.For, group: list[Site]) -> list[cst.Name]:
+    """Names read in the loop body outside the constructors (which move to __init__)."""
+    inside = {id(n) for s in group for n in m.findall(s.ctor, m.Name())}
     return [n for n in hoist.loads(loop.body) if id(n) not in inside]
 
 
@@ -203,27 +242,40 @@ def loop_site(rule: base.SiteRule, method_name: str, call: cst.Call, method: cst
                      "Haiku modules it builds depends on the data")
     built = [c for c in m.findall(loop.body, m.Call()) if getattr(base.site_rule_for(
         ctx.qualname(c.func), ctx), "kind", None) == "module"]
-    if len(built) > 1:
-        raise refuse("its loop builds more than one module per pass; only loops building one "
-                     "convert (split the loop, or build a module class holding them)")
+    carried = {_carried(c, ctx) for c in built}
+    if None in carried or len(carried) != 1:
+        raise refuse("in a loop, apply each module where it is built, to the variable each pass "
+                     "feeds to the next (`x = ...(Module(...)(x))`)")
+    carried = carried.pop()
+    if sum(1 for _ in m.findall(loop.body, m.AssignTarget(m.Name(carried)))) != len(built):
+        raise refuse(f"each pass must feed the next (`{carried} = ...({carried})`), through "
+                     "nothing but its modules")
+    taken = {n.value for n in m.findall(method, m.Name())}
+    elements = []
+    for c in built:
+        elements.append(fresh(naming.sanitize(_base(c, ctx)), taken | set(elements)))
+    index = next(i for i, c in enumerate(built) if c is call)
+    apply = ctx.parent(call)
+    return Site(LOOP, method_name, call, apply=apply, applies=[apply],
+                data={"construct": construct, "rule": rule, "loop": loop, "passes": passes,
+                      "index": index, "element": elements[index]})
+
+
+def _carried(call: cst.Call, ctx) -> str | None:
+    """`x` when the module is applied where built, to `x`, in a statement `x = ...`."""
     apply = ctx.parent(call)
     if not (m.matches(apply, m.Call()) and apply.func is call and apply.args and m.matches(
             apply.args[0].value, m.Name())):
-        raise refuse("in a loop, apply the layer where it is built, to a variable")
+        return None
     carried = apply.args[0].value.value
     holder = ctx.statement_of(call)
-    if not (m.matches(holder, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(
-            m.Name(carried))])]))) or sum(1 for a in m.findall(loop.body, m.AssignTarget(
-            m.Name(carried)))) != 1:
-        raise refuse(f"each pass must feed the next (`{carried} = ...({carried})`)")
-    taken = {n.value for n in m.findall(method, m.Name())}
-    site = Site(LOOP, method_name, call, apply=apply, applies=[apply],
-                data={"construct": construct, "rule": rule, "loop": loop, "passes": passes})
-    site.data["element"] = fresh(naming.sanitize(_base(rule, call, ctx)), taken)
-    return site
+    if m.matches(holder, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(
+            m.Name(carried))])])):
+        return carried
+    return None
 
 
-def _base(rule, call, ctx) -> str:
+def _base(call, ctx) -> str:
     func = call.func
     name = func.attr.value if m.matches(func, m.Attribute()) else ctx.code(func)
     from hk2nnx.convert.names import haiku_default_name
