@@ -110,3 +110,26 @@ def test_read_only_visits_make_the_same_callbacks_and_leave_transformers_alone()
     assert upper == module.visit(Upper()).code and "HK.MODULE" in upper
     assert found == m.findall(module, m.Name())
     assert cst.CSTNode.visit is walk._LIBCST_VISIT  # restored on the way out
+
+
+def test_typed_callbacks_still_run_under_read_only_visits():
+    class Names(cst.CSTVisitor):
+        def __init__(self) -> None:
+            super().__init__()
+            self.left: list[str] = []
+            self.params = 0
+
+        def leave_Name(self, node):
+            self.left.append(node.value)
+
+        def visit_FunctionDef_params(self, node):
+            self.params += 1
+
+    module = cst.parse_module(SOURCE)
+    expected = Names()
+    module.visit(expected)
+    with walk.read_only_visits():
+        got = Names()
+        module.visit(got)
+    assert got.left == expected.left and "hk" in got.left
+    assert got.params == expected.params == 1

@@ -7,6 +7,7 @@ import dataclasses
 import libcst as cst
 import libcst.matchers as m
 
+from hk2nnx.convert import walk
 from hk2nnx.convert.classes import ClassPlan
 from hk2nnx.convert.context import FileContext
 from hk2nnx.convert.index import FileIndex, build_index
@@ -48,7 +49,7 @@ class FileAnalysis:
     def attribute_read_elsewhere(self, attr: str) -> bool:
         """Whether `.attr` is read on anything but `self` in this file (users of the class)."""
         pattern = m.Attribute(value=~m.Name("self"), attr=m.Name(attr))
-        return bool(m.findall(self.ctx.tree, pattern))
+        return any(m.matches(n, pattern) for n in walk.walk(self.ctx.tree))
 
 
 def analyze_file(ctx: FileContext) -> FileAnalysis:
@@ -77,7 +78,7 @@ def _default_name(class_name: str, init: cst.FunctionDef | None) -> str:
                 text = literal_string(param.default)
                 if text:
                     return text
-        for call in m.findall(init.body, m.Call(func=m.Attribute(
+        for call in walk.findall(init.body, m.Call(func=m.Attribute(
                 value=m.Call(func=m.Name("super")), attr=m.Name("__init__")))):
             for arg in call.args:
                 text = literal_string(arg.value)

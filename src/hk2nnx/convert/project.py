@@ -9,14 +9,13 @@ import re
 from pathlib import Path
 
 import libcst as cst
-import libcst.matchers as m
 
-from hk2nnx.convert import notebook
+from hk2nnx.convert import notebook, walk
 from hk2nnx.convert.api import ConvertResult, convert_source
 from hk2nnx.convert.findings import Finding
 from hk2nnx.convert.imports import PROVIDERS, schedule_imports
-from hk2nnx.convert.unused_imports import drop_made_unused
 from hk2nnx.convert.safety import read_source
+from hk2nnx.convert.unused_imports import drop_made_unused
 from hk2nnx.program.model import TensorSpec
 
 _MARK = "__hk2nnx_file__ = {}\n"
@@ -161,7 +160,7 @@ def _tidy_imports(piece: str, original: str) -> str:
     """Each file imports what its own code uses: nnx where it appears, no unused haiku, nothing
     the conversion of this file left unused."""
     tree = cst.parse_module(piece)
-    used = {n for n in PROVIDERS if m.findall(tree, m.Name(n))}
+    used = walk.name_values(tree).intersection(PROVIDERS)
     return drop_made_unused(original, schedule_imports(tree, used)).code
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import libcst as cst
 import libcst.matchers as m
 
-from hk2nnx.convert import inputs
+from hk2nnx.convert import inputs, walk
 from hk2nnx.convert.findings import Safety, Severity
 from hk2nnx.convert.importing import importable_from
 from hk2nnx.convert.rules import base
@@ -143,7 +143,7 @@ def _is_definition(stmt: cst.CSTNode, ctx) -> bool:
             continue
         if not m.matches(small, m.Assign()):
             return False
-        for call in m.findall(small.value, m.Call()):
+        for call in walk.findall(small.value, m.Call()):
             qualname = ctx.qualname(call.func) or ""
             if not qualname.startswith(_SAFE_CALLS):
                 return False

@@ -120,16 +120,17 @@ _active = 0
 
 def _read_only_visit(self: cst.CSTNode, visitor):
     """`CSTNode.visit` for a read-only visitor: same callbacks, same order, nothing rebuilt."""
-    hooks = _HOOKS.get(type(visitor))
-    if hooks is None:
-        hooks = _HOOKS[type(visitor)] = _hooks(type(visitor))
-    if hooks is _TRANSFORMER:  # a transformer builds a new tree, as before
+    kind = _KINDS.get(type(visitor))
+    if kind is None:
+        kind = _KINDS[type(visitor)] = _kind(type(visitor))
+    if kind is _TRANSFORMER:  # a transformer builds a new tree, as before
         return _LIBCST_VISIT(self, visitor)
+    attributes, leaves = kind
     if visitor.on_visit(self) and not _module_only(visitor):
         for field in _FIELDS.get(type(self)) or _fields(self):
             value = getattr(self, field)
             kind = type(value)
-            if hooks:
+            if attributes:
                 if value is None and field in _VISITED_WHEN_SET:
                     continue
                 visitor.on_visit_attribute(self, field)
@@ -138,31 +139,32 @@ def _read_only_visit(self: cst.CSTNode, visitor):
                     child.visit(visitor)
             elif value is not None and kind is not cst.MaybeSentinel:
                 value.visit(visitor)
-            if hooks:
+            if attributes:
                 visitor.on_leave_attribute(self, field)
-    visitor.on_leave(self)
+    if leaves:
+        visitor.on_leave(self)
     return self
 
 
-_TRANSFORMER = "transformer"
-_HOOKS: dict[type, bool | str] = {}  # visitor class -> has attribute hooks, or _TRANSFORMER
+_TRANSFORMER = ("transformer",)
+# visitor class -> (reacts to attributes, reacts to leaving nodes), or _TRANSFORMER
+_KINDS: dict[type, tuple] = {}
 
 
-def _hooks(cls: type) -> bool | str:
-    return _has_attribute_hooks(cls) if issubclass(cls, cst.CSTVisitor) else _TRANSFORMER
-
-
-def _has_attribute_hooks(cls: type) -> bool:
-    """Whether a visitor class reacts to entering or leaving a node's attribute at all.
-
-    libcst's own `visit_<Node>_<attribute>` stubs do nothing; only overrides count.
-    """
+def _kind(cls: type) -> tuple:
+    """What a visitor class reacts to; libcst's own `visit_*`/`leave_*` stubs do nothing, so
+    a class reacts to what it overrides (a finder, for one, only to entering nodes)."""
+    if not issubclass(cls, cst.CSTVisitor):
+        return _TRANSFORMER
     base = cst.CSTVisitor
-    if cls.on_visit_attribute is not base.on_visit_attribute or \
-            cls.on_leave_attribute is not base.on_leave_attribute:
-        return True
-    return any(name.startswith(("visit_", "leave_")) and "_" in name[6:]
-               and getattr(cls, name) is not getattr(base, name, None) for name in dir(cls))
+    own = [name for name in dir(cls) if name.startswith(("visit_", "leave_"))
+           and getattr(cls, name) is not getattr(base, name, None)]
+    attributes = (cls.on_visit_attribute is not base.on_visit_attribute
+                  or cls.on_leave_attribute is not base.on_leave_attribute
+                  or any("_" in name[6:] for name in own))
+    leaves = cls.on_leave is not base.on_leave or any(
+        name.startswith("leave_") and "_" not in name[6:] for name in own)
+    return attributes, leaves
 
 
 def _module_only(visitor) -> bool:
