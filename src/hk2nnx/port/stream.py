@@ -83,6 +83,13 @@ def _byte_preserving(move: Move, sources: list[LazyLeaf], slots: list[Slot]) -> 
             and slots[0].dtype == sources[0].dtype and slots[0].nbytes == sources[0].nbytes)
 
 
+def _through(source: LazyLeaf, slot: Slot) -> Step:
+    """A step whose output is its source's bytes; the slot remembers where they lie, so a
+    writer can give them the same place within a page (the kernel copies aligned pages faster)."""
+    origin = source.span.offset if source.span is not None else None
+    return Step([source], [dataclasses.replace(slot, origin=origin)], None)
+
+
 def _haiku_index(leaves: Iterable[LazyLeaf]) -> dict[HaikuKey, LazyLeaf]:
     out: dict[HaikuKey, LazyLeaf] = {}
     for leaf in leaves:
@@ -116,8 +123,8 @@ def forward_plan(leaves: list[LazyLeaf], program: Program,
             continue
         slots = [Slot("nnx", "", target, tuple(y.shape), np.dtype(y.dtype))
                  for target, y in zip(move.nnx, metas)]
-        steps.append(Step(sources, slots, None if _byte_preserving(move, sources, slots)
-                          else convert))
+        steps.append(_through(sources[0], slots[0]) if _byte_preserving(move, sources, slots)
+                     else Step(sources, slots, convert))
         steps.extend(_residual_steps(move, sources, slots, ledger))
         ledger.moves.append(move.describe())
     ledger.unconsumed.extend(f"{m}/{n}" for m, n in sorted(set(by_key) - wanted))
@@ -134,8 +141,8 @@ def _residual_steps(move: Move, sources: list[LazyLeaf], slots: list[Slot],
     lost = plan_mod.lost_sources(move, xs, plan_mod.forward_of(move, xs))
     if lost:
         ledger.notes.append(plan_mod.residual_note(move))
-    return [Step([sources[i]], [Slot("residual", sources[i].module, sources[i].name,
-                                     sources[i].shape, sources[i].dtype)], None) for i in lost]
+    return [_through(sources[i], Slot("residual", sources[i].module, sources[i].name,
+                                      sources[i].shape, sources[i].dtype)) for i in lost]
 
 
 def reverse_plan(leaves: list[LazyLeaf], program: Program,
@@ -164,10 +171,9 @@ def reverse_plan(leaves: list[LazyLeaf], program: Program,
             **dict(enumerate(convert(_dummies(sources)))), **kept}
         slots = [Slot(collections[key], key[0], key[1], tuple(metas[i].shape),
                       np.dtype(metas[i].dtype)) for i, key in enumerate(move.haiku)]
-        step = Step(sources, slots, convert, kept)
-        if not kept and _byte_preserving(move, sources, slots):
-            step = Step(sources, slots, None)
-        steps.append(step)
+        steps.append(_through(sources[0], slots[0])
+                     if not kept and _byte_preserving(move, sources, slots)
+                     else Step(sources, slots, convert, kept))
         ledger.moves.append(move.describe())
     ledger.unconsumed.extend(sorted(set(values) - used))
     return StreamPlan(steps, ledger)

@@ -31,6 +31,7 @@ class Slot:
     name: str
     shape: tuple[int, ...]
     dtype: np.dtype
+    origin: int | None = None  # offset of bytes copied through from a source file (alignment)
 
     @property
     def label(self) -> str:
