@@ -2,8 +2,8 @@
 
 A leaf that a port passes through unchanged (a rename or a reshape) and whose bytes sit at a known
 place in the source file (safetensors) is copied by the kernel (`os.copy_file_range`, as
-`shutil.copyfile` does), 64 MB at a time; its CRC-32 is computed on a read-only mapping of the
-same range, so no user-space copy is made. Where the kernel call is missing or refuses (another
+`shutil.copyfile` does); its CRC-32 is computed meanwhile in a second thread that reads the same
+range through one small buffer. Where the kernel call is missing or refuses (another
 filesystem, an old kernel) the bytes go through `pread`/`write` instead.
 """
 
@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import mmap
 import os
 import zlib
 from typing import IO
 
 from hk2nnx.port.formats.errors import CheckpointError
 
-STEP = 32 << 20  # bytes mapped at a time for the CRC
-DIRECT = hasattr(os, "pread") and hasattr(mmap, "MAP_SHARED")  # POSIX; elsewhere, chunks
-_POPULATE = getattr(mmap, "MAP_POPULATE", 0)  # fault the range in with one call
+STEP = 32 << 20  # bytes per pread where the kernel copy is refused
+_BUFFER = 1 << 20  # read buffer for the CRC: small enough to stay in cache
+DIRECT = hasattr(os, "pread") and hasattr(os, "preadv")  # POSIX; elsewhere, chunks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,13 +32,6 @@ class Span:
     crc: int | None
     source: str
     key: str
-
-
-def _crc(fd: int, offset: int, nbytes: int, running: int) -> int:
-    start = offset - offset % mmap.ALLOCATIONGRANULARITY
-    with mmap.mmap(fd, offset - start + nbytes, flags=mmap.MAP_SHARED | _POPULATE,
-                   prot=mmap.PROT_READ, offset=start) as mapped, memoryview(mapped) as view:
-        return zlib.crc32(view[offset - start:], running)
 
 
 def _copy(fd_in: int, fd_out: int, offset_in: int, offset_out: int, nbytes: int) -> None:
@@ -60,9 +52,15 @@ def _copy(fd_in: int, fd_out: int, offset_in: int, offset_out: int, nbytes: int)
 
 
 def _crc_span(fd: int, offset: int, nbytes: int) -> int:
-    running = 0
-    for done in range(0, nbytes, STEP):
-        running = _crc(fd, offset + done, min(STEP, nbytes - done), running)
+    """CRC-32 of a file range, read with pread into one small reused buffer."""
+    view = memoryview(bytearray(min(_BUFFER, nbytes)))
+    running = done = 0
+    while done < nbytes:
+        got = os.preadv(fd, [view[: min(len(view), nbytes - done)]], offset + done)
+        if not got:
+            raise OSError(f"source ends {nbytes - done} bytes early")
+        running = zlib.crc32(view[:got], running)
+        done += got
     return running
 
 
