@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import libcst as cst
 import libcst.matchers as m
 from libcst import BatchableCSTVisitor
+from libcst.matchers._matcher_base import _construct_metadata_fetcher_null, _matches
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
 # Fields a node visits only when set; each comes last in its class's visiting order.
@@ -191,6 +192,7 @@ def read_only_visits() -> Iterator[None]:
         if _active == 1:
             cst.CSTNode.visit = _read_only_visit
             BatchableCSTVisitor.get_visitors = _cached_get_visitors
+            m.findall = _walking_findall
     try:
         yield
     finally:
@@ -199,6 +201,20 @@ def read_only_visits() -> Iterator[None]:
             if _active == 0:
                 cst.CSTNode.visit = _LIBCST_VISIT
                 BatchableCSTVisitor.get_visitors = _LIBCST_GET_VISITORS
+                m.findall = _LIBCST_FINDALL
+
+
+_LIBCST_FINDALL = m.findall
+
+
+def _walking_findall(tree, matcher, *, metadata_resolver=None):
+    """`libcst.matchers.findall` without metadata: the same matches on the same nodes in the
+    same order (its finder is a visitor that only enters nodes), from a plain walk."""
+    if metadata_resolver is not None or not isinstance(tree, cst.CSTNode) or isinstance(
+            matcher, (m.AtLeastN, m.AtMostN)):
+        return _LIBCST_FINDALL(tree, matcher, metadata_resolver=metadata_resolver)
+    fetch = _construct_metadata_fetcher_null()
+    return [node for node in walk(tree) if _matches(node, matcher, fetch) is not None]
 
 
 _LIBCST_GET_VISITORS = BatchableCSTVisitor.get_visitors
