@@ -71,8 +71,10 @@ def _convert(source: str, filename: str,
         rule.apply(analysis)
     tree = apply_edits(ctx)
     introduced = _referenced(tree) - _referenced(ctx.tree)
-    tree = drop_made_unused(source, schedule_imports(tree, introduced))
+    tree = schedule_imports(tree, introduced)
     code = tree.code
+    trimmed = drop_made_unused(source, tree, code)
+    code = code if trimmed is tree else trimmed.code
     findings = sorted(ctx.findings, key=lambda f: (f.line, f.col, f.code))
     return ConvertResult(code, code != source, findings, filename)
 

@@ -39,12 +39,14 @@ def _aliases(statement: cst.CSTNode) -> list[cst.ImportAlias]:
     return out
 
 
-def drop_made_unused(source: str, tree: cst.Module) -> cst.Module:
-    """`tree` (the conversion of `source`) without the imports only the conversion left unused."""
+def drop_made_unused(source: str, tree: cst.Module, code: str | None = None) -> cst.Module:
+    """`tree` (the conversion of `source`) without the imports only the conversion left unused.
+
+    `code` is `tree.code` when the caller has it already (generating it again costs time)."""
     aliases = [a for s in tree.body for a in _aliases(s)]
     if not aliases:
         return tree
-    before, after = _mentions(source), _mentions(tree.code)
+    before, after = _mentions(source), _mentions(tree.code if code is None else code)
     unused = {id(a) for a in aliases if _bound(a) in before and _bound(a) not in after}
     if not unused:
         return tree
