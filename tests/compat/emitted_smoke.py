@@ -69,6 +69,7 @@ SMOKES = {
     "Conv2DLSTM": lambda m: _conv_lstm(m, m.Conv2DLSTM, X),
     "Conv3DLSTM": lambda m: _conv_lstm(m, m.Conv3DLSTM, X[..., None]),
     "ConvNDLSTM": lambda m: _conv_lstm(m, lambda *a, **k: m.ConvNDLSTM(2, *a, **k), X),
+    "lstm_update": lambda m: m.lstm_update(jnp.tile(X[..., :1], 4), X[..., :1]),
     "IdentityCore": lambda m: m.IdentityCore()(X, m.IdentityCore().initial_state(2)),
 }
 

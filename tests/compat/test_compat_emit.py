@@ -57,6 +57,7 @@ CLASS_DEPENDENCIES = {
     "MaxPool": {"Pool"},
     **{f"Conv{n}DLSTM": {"ConvNDLSTM", "LSTMState"} for n in (1, 2, 3)},
     "ConvNDLSTM": {"LSTMState"},
+    "lstm_update": {"LSTMState"},
 }
 
 

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from hk2nnx.compat.templates.inits import HAIKU_LINEAR_INIT
-from hk2nnx.compat.templates.lstm import LSTMState
+from hk2nnx.compat.templates.lstm import LSTMState, lstm_update
 from hk2nnx.compat.templates.rnn_state import add_batch
 
 
@@ -38,11 +38,7 @@ class ConvNDLSTM(nnx.Module):
 
     def __call__(self, inputs: jax.Array, state: LSTMState) -> tuple[jax.Array, LSTMState]:
         gates = self.input_to_hidden(inputs) + self.hidden_to_hidden(state.hidden)
-        i, g, f, o = jnp.split(gates, indices_or_sections=4, axis=-1)
-        f = jax.nn.sigmoid(f + 1)
-        c = f * state.cell + jax.nn.sigmoid(i) * jnp.tanh(g)
-        h = jax.nn.sigmoid(o) * jnp.tanh(c)
-        return h, LSTMState(h, c)
+        return lstm_update(gates, state.cell)
 
     def initial_state(self, batch_size: int | None) -> LSTMState:
         shape = self.input_shape + (self.output_channels,)

@@ -19,6 +19,15 @@ class LSTMState(NamedTuple):
     cell: jax.Array
 
 
+def lstm_update(gates: jax.Array, cell: jax.Array) -> tuple[jax.Array, LSTMState]:
+    """Haiku's LSTM step from fused gates (i, g, f, o): the forget gate gets +1."""
+    i, g, f, o = jnp.split(gates, indices_or_sections=4, axis=-1)
+    f = jax.nn.sigmoid(f + 1)
+    c = f * cell + jax.nn.sigmoid(i) * jnp.tanh(g)
+    h = jax.nn.sigmoid(o) * jnp.tanh(c)
+    return h, LSTMState(h, c)
+
+
 class LSTM(nnx.Module):
     """hk.LSTM with its `linear` ((input + hidden) x 4*hidden) in Haiku's layout.
 
@@ -36,12 +45,7 @@ class LSTM(nnx.Module):
         if len(inputs.shape) > 2 or not inputs.shape:
             raise ValueError("LSTM input must be rank-1 or rank-2.")
         x_and_h = jnp.concatenate([inputs, prev_state.hidden], axis=-1)
-        gated = self.linear(x_and_h)
-        i, g, f, o = jnp.split(gated, indices_or_sections=4, axis=-1)
-        f = jax.nn.sigmoid(f + 1)
-        c = f * prev_state.cell + jax.nn.sigmoid(i) * jnp.tanh(g)
-        h = jax.nn.sigmoid(o) * jnp.tanh(c)
-        return h, LSTMState(h, c)
+        return lstm_update(self.linear(x_and_h), prev_state.cell)
 
     def initial_state(self, batch_size: int | None) -> LSTMState:
         zeros = jnp.zeros([self.hidden_size])
