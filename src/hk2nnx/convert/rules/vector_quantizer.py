@@ -48,8 +48,12 @@ class VectorQuantizerRule(BatchNormRule):
     def rewrite_args(self, site, plan, call: cst.Call) -> cst.Call:
         if site.data["qualname"] == _EMA:
             return super().rewrite_args(site, plan, call)
-        original = next(c for c in site.applies if len(c.args) == len(call.args))
-        return drop_args(call, {self._training(original)[0]})
+        original = next((c for c in site.applies if len(c.args) == len(call.args)), call)
+        training = self._training(original)
+        if training is None:
+            raise Refusal(site.data["construct"], "is_training is missing", INFO.section,
+                          INFO.code)
+        return drop_args(call, {training[0]})
 
 
 base.register_site(VectorQuantizerRule(), specialises=True)
