@@ -41,6 +41,14 @@ def _recurrent(core: str, unroller: str) -> str:
             "return outs, tuple(jax.tree.leaves(final))")
 
 
+def _reset(unroller: str) -> str:
+    """Haiku's descriptor feeds ResetCore `(inputs, should_reset)`, resetting every step."""
+    return ("core = hk.ResetCore(hk.IdentityCore())\nstate = core.initial_state(x.shape[0])\n"
+            "resets = jnp.ones(x.shape[:1], bool)\n"
+            f"outs, final = hk.{unroller}(core, (x[None], resets[None]), state)\n"
+            "return outs, tuple(jax.tree.leaves(final))")
+
+
 def _bare(expr: str, *call: str) -> str:
     return f"return {expr}({', '.join(call or ('x',))})"
 
@@ -81,12 +89,13 @@ BODIES: dict[str, tuple[str, str]] = {  # id -> (module-level prelude, __call__ 
     "SeparableDepthwiseConv2D": ("", _bare("hk.SeparableDepthwiseConv2D(1, 3)")),
     **{f"Recurrent-{name}-{unroller}": ("", _recurrent(core, unroller))
        for unroller in ("dynamic_unroll", "static_unroll")
-       for name, core in (("ResetCore", "hk.ResetCore(hk.IdentityCore())"),
-                          ("GRU", "hk.GRU(1)"), ("IdentityCore", "hk.IdentityCore()"),
+       for name, core in (("GRU", "hk.GRU(1)"), ("IdentityCore", "hk.IdentityCore()"),
                           ("LSTM", "hk.LSTM(1)"), ("Conv1DLSTM", "hk.Conv1DLSTM([2], 3, 3)"),
                           ("Conv2DLSTM", "hk.Conv2DLSTM([2, 2], 3, 3)"),
                           ("Conv3DLSTM", "hk.Conv3DLSTM([2, 2, 2], 3, 3)"),
                           ("VanillaRNN", "hk.VanillaRNN(8)"))},
+    **{f"Recurrent-ResetCore-{unroller}": ("", _reset(unroller))
+       for unroller in ("dynamic_unroll", "static_unroll")},
     "resnet18": ("", _bare("hk.nets.ResNet18(num_classes=10)", "x", "is_training=is_training")),
     "resnet50": ("", _bare("hk.nets.ResNet50(num_classes=10)", "x", "is_training=is_training")),
     "mobilenet_v1": ("", _bare("hk.nets.MobileNetV1(num_classes=10, channels=(8, 16, 16), "

@@ -40,7 +40,6 @@ REFUSED: dict[str, str] = {
     "resnet18": f"hk.nets.ResNet18: {_NO_RULE}",
     "resnet50": f"hk.nets.ResNet50: {_NO_RULE}",
     "mobilenet_v1": f"hk.nets.MobileNetV1: {_NO_RULE}",
-    "deep_rnn_unroll": "hk.DeepRNN holds cores built inline in a list; no rule builds them",
     "conv2d_nchw": "channels-first data_format has no NNX convolution",
     "layer_norm_2axes": "NNX builds LayerNorm parameters on one axis (num_features)",
     "layer_stack_nested": "a layer_stack of a layer_stack: only with_per_layer_inputs converts",
@@ -50,9 +49,6 @@ REFUSED: dict[str, str] = {
     "counter": "hk.set_state of a leaf never read by get_state: shape and dtype unknown",
     "params_trees": f"hk.EMAParamsTree / hk.SNParamsTree: {_NO_RULE}",
     "subclassed": "a module whose __init__ takes *args cannot gain the sizes NNX needs",
-    **{f"Recurrent-{core}-{unroller}": f"hk.{core}: {_NO_RULE}"
-       for core in ("ResetCore",)
-       for unroller in ("dynamic_unroll", "static_unroll")},
 }
 # id -> why a faithful conversion still cannot equal Haiku's numbers (it must convert and run).
 RANDOM: dict[str, str] = {
@@ -64,7 +60,8 @@ QUICK = frozenset({
     "Linear", "Conv2D", "Conv1DTranspose", "DepthwiseConv1D", "SeparableDepthwiseConv2D",
     "BatchNorm", "Bias", "Flatten", "InstanceNorm", "GroupNorm", "LayerNorm", "RMSNorm",
     "SpectralNorm", "Embed", "mha_kv", "lstm_cell", "vanilla_rnn_cell", "gru_unroll",
-    "Recurrent-LSTM-static_unroll", "vector_quantizer_ema", "ema", "dropout", "rng_alias",
+    "Recurrent-LSTM-static_unroll", "Recurrent-ResetCore-dynamic_unroll", "deep_rnn_unroll",
+    "vector_quantizer_ema", "ema", "dropout", "rng_alias",
 })
 _TOL = 1e-4
 

@@ -173,8 +173,22 @@ def _place_module(site: Site, call: cst.Call, ctx: FileContext, locals_: dict[st
     if m.matches(parent, m.Arg()) and _runs_once(call, ctx):
         site.data["passed"] = True  # `hk.remat(Block(8))(x)`: the transform's rule applies it
         return
+    if _held_by_wrapper(call, ctx):
+        site.data["passed"] = True  # `hk.DeepRNN([hk.LSTM(8)])`: the module holds the core
+        return
     raise Refusal(ctx.code(call.func), "the module is used in a way the converter does not "
                   "follow (store it in a variable or call it directly)", section, node=call)
+
+
+def _held_by_wrapper(call: cst.Call, ctx: FileContext) -> bool:
+    """A core built in the arguments of `hk.DeepRNN([...])` / `hk.ResetCore(...)`."""
+    node = ctx.parent(call)
+    if m.matches(node, m.Element()) and m.matches(ctx.parent(node), m.List() | m.Tuple()):
+        node = ctx.parent(ctx.parent(node))
+    owner = ctx.parent(node)
+    if not (m.matches(node, m.Arg()) and m.matches(owner, m.Call())):
+        return False
+    return getattr(site_rule_for(ctx.qualname(owner.func), ctx), "holds_cores", False)
 
 
 def applications(method: cst.FunctionDef, sites: list[Site], ctx: FileContext) -> None:

@@ -5,6 +5,7 @@ from hk2nnx.convert.rules import batch_norm as batch_norm
 from hk2nnx.convert.rules import class_uses as class_uses
 from hk2nnx.convert.rules import compat_functions as compat_functions
 from hk2nnx.convert.rules import cond as cond
+from hk2nnx.convert.rules import core_wrappers as core_wrappers
 from hk2nnx.convert.rules import dropout as dropout
 from hk2nnx.convert.rules import flatten as flatten
 from hk2nnx.convert.rules import fori_loop as fori_loop

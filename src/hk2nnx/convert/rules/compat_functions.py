@@ -44,6 +44,9 @@ class CompatFunctionRule(base.SiteRule):
         core = _core_site(site, plan, entry.core_arg)
         if core is None or len(sizes) <= entry.core_arg + 1:
             return None
+        if not core.is_module:  # a wrapper of cores (hk.DeepRNN, hk.ResetCore)
+            fed = site.ctor.args[entry.core_arg + 1].value
+            return core.rule.core_out_dim(core, plan, ev, fed)
         if core.inputs is None:
             names = core.rule.input_names(core, plan, core.ctor)
             core.inputs = {names[0]: sizes[entry.core_arg + 1]}
@@ -69,8 +72,8 @@ def _core_site(site, plan, position: int):
         name, local = value.attr.value, False
     else:
         return None
-    return next((s for s in plan.sites if s.is_module and s.target == name
-                 and bool(s.data.get("local")) == local), None)
+    return next((s for s in plan.sites if (s.is_module or hasattr(s.rule, "core_out_dim"))
+                 and s.target == name and bool(s.data.get("local")) == local), None)
 
 
 base.register_site(CompatFunctionRule())
