@@ -4,7 +4,7 @@
 What it converts: `hk.DeepRNN([core_or_function, ...])` with the list written out and
 `hk.ResetCore(core)`, where each core is built in the argument (`hk.LSTM(8)`) or is a local
 module; used with `hk.dynamic_unroll` / `hk.static_unroll` (the cores' input sizes follow the
-sequence's) and `initial_state`.
+sequence's), stepped by hand (`core(x, state)`, sized by its first call), and `initial_state`.
 Haiku: the cores are built (and named `lstm`, `gru`, ...) by the enclosing module before the
 wrapper, which holds no weights.
 NNX: `self.lstm = hkc.LSTM(...)` in `__init__`, and `core = hkc.DeepRNN([self.lstm, jax.nn.relu,
@@ -49,9 +49,12 @@ class CoreWrapperRule(base.SiteRule):
     def out_dim(self, site, plan, ev) -> dims.Dim:
         """Records the variable holding the wrapper, so an unroll of it finds its cores."""
         parent = plan.ctx.parent(site.ctor)
+        site.env = dict(ev.env)
         if m.matches(parent, m.Assign(targets=[m.AssignTarget(target=m.Name())])):
             site.target, site.data["local"] = parent.targets[0].target.value, True
-        site.env = dict(ev.env)
+            steps = m.findall(plan.methods[site.method], m.Call(func=m.Name(site.target)))
+            if steps and steps[0].args:  # stepped by hand: `out, state = core(x, state)`
+                self.core_out_dim(site, plan, ev, steps[0].args[0].value)
         return None
 
     def _refuse(self, site, plan, why: str) -> Refusal:
