@@ -21,7 +21,7 @@ from hk2nnx.convert.rules.base import FILE_RULES
 from hk2nnx.convert.unused_imports import drop_made_unused
 from hk2nnx.program.model import TensorSpec
 
-_GENERATED_NAMES = ("nnx", "jnp", "jax", "hkc")
+_GENERATED_NAMES = ("nnx", "jnp", "jax", "hkc", "ocp", "os")
 
 
 class ConvertSyntaxError(ValueError):

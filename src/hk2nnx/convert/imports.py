@@ -12,7 +12,8 @@ from hk2nnx.convert.names import is_haiku
 
 # Names generated code may use, and the import that provides each.
 PROVIDERS = {"nnx": ("flax", "nnx", None), "jnp": ("jax.numpy", None, "jnp"),
-             "jax": ("jax", None, None), "hkc": ("_haiku_compat", None, "hkc")}
+             "jax": ("jax", None, None), "hkc": ("_haiku_compat", None, "hkc"),
+             "ocp": ("orbax.checkpoint", None, "ocp"), "os": ("os", None, None)}
 
 
 def schedule_imports(tree: cst.Module, generated: set[str]) -> cst.Module:

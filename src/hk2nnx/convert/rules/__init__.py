@@ -2,6 +2,7 @@
 
 from hk2nnx.convert.rules import apply as apply
 from hk2nnx.convert.rules import batch_norm as batch_norm
+from hk2nnx.convert.rules import checkpoint as checkpoint
 from hk2nnx.convert.rules import class_uses as class_uses
 from hk2nnx.convert.rules import compat_functions as compat_functions
 from hk2nnx.convert.rules import cond as cond
@@ -16,7 +17,9 @@ from hk2nnx.convert.rules import mlp as mlp
 from hk2nnx.convert.rules import module_lists as module_lists
 from hk2nnx.convert.rules import module_loops as module_loops
 from hk2nnx.convert.rules import module_subclass as module_subclass
+from hk2nnx.convert.rules import nets as nets
 from hk2nnx.convert.rules import params_read as params_read
+from hk2nnx.convert.rules import prng_sequence as prng_sequence
 from hk2nnx.convert.rules import remat as remat
 from hk2nnx.convert.rules import rng as rng
 from hk2nnx.convert.rules import running_init as running_init
