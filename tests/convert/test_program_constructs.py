@@ -1,7 +1,8 @@
-"""The constructs around a model in a training program: key plumbing and checkpoints.
+"""The constructs around a model in a training program: keys, checkpoints, pmapped steps.
 
 HK031 (`hk.PRNGSequence`) and HK032 (pickled params -> Orbax): the converted scripts run
-without Haiku, and the converted checkpoint code gives back the weights it saved.
+without Haiku, and the converted checkpoint code gives back the weights it saved. HK033
+(`jax.pmap` steps): on one CPU device, the converted step takes Haiku's steps.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import ast
 
 import jax
 import numpy as np
-from fixture_runner import FIXTURES, run_module
+from fixture_runner import FIXTURES, all_fixtures, run_module
 from flax import nnx
 
+import hk2nnx
 from hk2nnx.convert import convert_source
+from hk2nnx.port.api import port_to_nnx
 
 
 def _imports(code: str) -> set[str]:
@@ -84,3 +87,37 @@ def test_checkpoint_round_trips_the_weights_through_orbax(tmp_path):
     assert (tmp_path / "params.pkl").is_dir()  # Orbax writes a directory
     assert not np.allclose(converted["fresh"], converted["before"])  # the load has work to do
     np.testing.assert_array_equal(converted["after"], converted["before"])
+
+
+def test_pmap_step_takes_haikus_steps_on_one_device():
+    """The converted pmapped step, from ported weights, gives Haiku's losses for 3 steps."""
+    fixture = next(f for f in all_fixtures() if f.id == "training_step/pmap_sgd")
+    original = run_module(fixture.source, "original_pmap_sgd")
+    result = convert_source(fixture.source, mode=fixture.mode)
+    assert "HK033" in [f.code for f in result.findings]
+    assert "rest = replicate(rest)" in result.code
+    converted = run_module(result.code, "converted_pmap_sgd")
+    params = original["net"].init(jax.random.key(0), np.zeros((1, 3), np.float32))
+    model = converted["net"]
+    port_to_nnx(params, {}, model, program=hk2nnx.trace(original["net"],
+                                                        hk2nnx.TensorSpec.parse("f32[1,3]")))
+    x = jax.random.normal(jax.random.key(1), (1, 5, 3))
+    y = jax.random.normal(jax.random.key(2), (1, 5, 2))
+    nnx_params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+    rest = nnx.to_pure_dict(nnx.state(model, nnx.Not(nnx.Param)))
+    haiku = _steps(original, lambda s: original["update"](*s, x, y), (params,))
+    mine = _steps(converted, lambda s: converted["update"](s[0], s[1], s[2], x, y),
+                  (nnx_params, rest))
+    np.testing.assert_allclose(mine, haiku, rtol=1e-5)
+    assert len(set(haiku)) == 3  # the weights moved
+
+
+def _steps(namespace: dict, step, trees: tuple) -> list[float]:
+    """Three steps from `trees` (and a fresh optimizer state), all replicated as the file does."""
+    replicate = namespace["replicate"]
+    state = [*(replicate(t) for t in trees), replicate(namespace["optimizer"].init(trees[0]))]
+    losses = []
+    for _ in range(3):
+        *state, loss = step(state)
+        losses.append(float(loss[0]))
+    return losses

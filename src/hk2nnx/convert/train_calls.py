@@ -94,7 +94,7 @@ def _trained_back(call: cst.Call, step: TrainStep, analysis) -> None:
     if trees:
         analysis.consumed_tree_args.extend(trees)
         names = ", ".join(n.value for n in trees)
-        add_after(_top(call, ctx), f"nnx.update({step.t.var}, {names})\n", ctx)
+        add_after(_top(call, ctx), update_line(step, names), ctx)
 
 
 def _results(call: cst.Call, step: TrainStep, analysis) -> list[cst.BaseExpression] | None:
@@ -135,7 +135,16 @@ def _update_after(call: cst.Call, targets, step: TrainStep, analysis, done: set[
     if id(statement) in done:
         return
     done.add(id(statement))
-    add_after(statement, f"nnx.update({step.t.var}, {params.value}, {rest.value})\n", ctx)
+    add_after(statement, update_line(step, f"{params.value}, {rest.value}"), ctx)
+
+
+def update_line(step: TrainStep, trees: str) -> str:
+    """`nnx.update(model, params, rest)`; a pmap step's trees hold one copy per device, and the
+    model takes the first."""
+    if step.pmap:
+        group = f"({trees})" if "," in trees else f"({trees},)"
+        return f"nnx.update({step.t.var}, *jax.tree.map(lambda a: a[0], {group}))\n"
+    return f"nnx.update({step.t.var}, {trees})\n"
 
 
 def _top(node: cst.CSTNode, ctx) -> cst.CSTNode:

@@ -47,6 +47,7 @@ class TrainStep:
     state_target: cst.Name | None = None  # threads: `new_state` in `out, new_state = apply(...)`
     params_at: int = 0  # where the new params sit in what the step returns
     rest_at: int | None = None  # where the new state sits in what the step returns (threads)
+    pmap: bool = False  # a jax.pmap step: its trees carry a leading device axis (HK033)
 
 
 def find_steps(analysis, transformed: list[Transformed]) -> list[TrainStep | Refusal]:

@@ -25,7 +25,7 @@ import libcst.matchers as m
 from hk2nnx.convert.findings import Refusal, Safety
 from hk2nnx.convert.names import fresh
 from hk2nnx.convert.params import without
-from hk2nnx.convert.rules import base
+from hk2nnx.convert.rules import base, pmap_step
 from hk2nnx.convert.rules.apply import call_mode
 from hk2nnx.convert.rules.args import with_keyword
 from hk2nnx.convert.train_calls import add_after, insert_element, param_after, rewrite_calls
@@ -74,8 +74,10 @@ def _check(step: TrainStep, analysis, split: set[int]) -> None:
     if step.t.var in names - {step.params}:
         raise _refusal(f"it already has a parameter `{step.t.var}`")
     for decorator in step.fn.decorators:
-        if analysis.ctx.qualname(decorator.decorator) not in ("jax.jit",):
-            raise _refusal("only a bare @jax.jit decorator is converted", decorator)
+        if analysis.ctx.qualname(decorator.decorator) not in ("jax.jit",) and not \
+                pmap_step.is_pmap(decorator.decorator, analysis.ctx):
+            raise _refusal("only a bare @jax.jit or a jax.pmap decorator is converted",
+                           decorator)
     if id(step.t) in split:
         raise _refusal(f"only one training step per model is converted; {step.t.var} has one")
     if len(step.t.inits) != 1:
@@ -103,6 +105,8 @@ def _schedule(step: TrainStep, analysis) -> None:
     else:
         _thread_rest(step, analysis)
     _optimizer_init(step, analysis)
+    if any(pmap_step.is_pmap(d.decorator, ctx) for d in step.fn.decorators):
+        pmap_step.schedule(step, analysis)  # before the calls: their nnx.update unreplicates
     rewrite_calls(step, analysis)
 
 
