@@ -71,6 +71,10 @@ SMOKES = {
     "ConvNDLSTM": lambda m: _conv_lstm(m, lambda *a, **k: m.ConvNDLSTM(2, *a, **k), X),
     "lstm_update": lambda m: m.lstm_update(jnp.tile(X[..., :1], 4), X[..., :1]),
     "IdentityCore": lambda m: m.IdentityCore()(X, m.IdentityCore().initial_state(2)),
+    "ResNet": lambda m: m.ResNet((1, 1, 1, 1), 3, channels_per_group=(4, 4, 8, 8),
+                                 initial_conv_config={"output_channels": 4}, in_channels=3,
+                                 rngs=R)(X, test_local_stats=True),
+    "MobileNetV1": lambda m: m.MobileNetV1((1, 2), (4, 8), 3, in_channels=3, rngs=R)(X),
 }
 
 

@@ -35,11 +35,6 @@ _NO_RULE = "no rule converts it yet"
 # id -> why the converter refuses it (each must come back with a TODO, not a conversion).
 REFUSED: dict[str, str] = {
     "Sequential": "an empty hk.Sequential has no layers to number; nothing to build",
-    "nets.ResNet": f"hk.nets.ResNet: {_NO_RULE}",
-    "nets.MobileNetV1": f"hk.nets.MobileNetV1: {_NO_RULE}",
-    "resnet18": f"hk.nets.ResNet18: {_NO_RULE}",
-    "resnet50": f"hk.nets.ResNet50: {_NO_RULE}",
-    "mobilenet_v1": f"hk.nets.MobileNetV1: {_NO_RULE}",
     "conv2d_nchw": "channels-first data_format has no NNX convolution",
     "layer_norm_2axes": "NNX builds LayerNorm parameters on one axis (num_features)",
     "layer_stack_nested": "a layer_stack of a layer_stack: only with_per_layer_inputs converts",
@@ -61,7 +56,7 @@ QUICK = frozenset({
     "BatchNorm", "Bias", "Flatten", "InstanceNorm", "GroupNorm", "LayerNorm", "RMSNorm",
     "SpectralNorm", "Embed", "mha_kv", "lstm_cell", "vanilla_rnn_cell", "gru_unroll",
     "Recurrent-LSTM-static_unroll", "Recurrent-ResetCore-dynamic_unroll", "deep_rnn_unroll",
-    "vector_quantizer_ema", "ema", "dropout", "rng_alias",
+    "vector_quantizer_ema", "ema", "dropout", "rng_alias", "mobilenet_v1",
 })
 _TOL = 1e-4
 

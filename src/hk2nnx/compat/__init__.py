@@ -19,6 +19,7 @@ from hk2nnx.compat.templates.gru import GRU as GRU
 from hk2nnx.compat.templates.identity_core import IdentityCore as IdentityCore
 from hk2nnx.compat.templates.lstm import LSTM as LSTM
 from hk2nnx.compat.templates.lstm import LSTMState as LSTMState
+from hk2nnx.compat.templates.mobilenet import MobileNetV1 as MobileNetV1
 from hk2nnx.compat.templates.moving_average import (
     ExponentialMovingAverage as ExponentialMovingAverage,
 )
@@ -26,6 +27,13 @@ from hk2nnx.compat.templates.pooling import AvgPool as AvgPool
 from hk2nnx.compat.templates.pooling import MaxPool as MaxPool
 from hk2nnx.compat.templates.pooling import avg_pool as avg_pool
 from hk2nnx.compat.templates.pooling import max_pool as max_pool
+from hk2nnx.compat.templates.resnet import ResNet as ResNet
+from hk2nnx.compat.templates.resnet import ResNet18 as ResNet18
+from hk2nnx.compat.templates.resnet import ResNet34 as ResNet34
+from hk2nnx.compat.templates.resnet import ResNet50 as ResNet50
+from hk2nnx.compat.templates.resnet import ResNet101 as ResNet101
+from hk2nnx.compat.templates.resnet import ResNet152 as ResNet152
+from hk2nnx.compat.templates.resnet import ResNet200 as ResNet200
 from hk2nnx.compat.templates.separable import (
     SeparableDepthwiseConv2D as SeparableDepthwiseConv2D,
 )
@@ -36,7 +44,8 @@ from hk2nnx.compat.templates.vector_quantizer import VectorQuantizerEMA as Vecto
 
 __all__ = [
     "GRU", "LSTM", "MODULE_NAME", "AvgPool", "BatchNorm", "Bias", "Conv1DLSTM", "Conv2DLSTM", "Conv3DLSTM", "Embed",
-    "ExponentialMovingAverage", "IdentityCore", "LSTMState", "MaxPool", "MultiHeadAttention",
+    "ExponentialMovingAverage", "IdentityCore", "LSTMState", "MaxPool", "MobileNetV1",
+    "MultiHeadAttention", "ResNet", "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet200",
     "SeparableDepthwiseConv2D", "SpectralNorm", "VanillaRNN", "VectorQuantizer",
     "VectorQuantizerEMA", "available", "avg_pool", "compat_source", "max_pool",
 ]

@@ -42,6 +42,12 @@ def _compat(cls: str, args: tuple[str, ...], *, call: tuple[str, ...] = ("inputs
                               notes=notes, **extra)
 
 
+_NETS_CALL = ("inputs", "is_training", "test_local_stats")
+_RESNET_NOTES = ("no NNX ResNet; Haiku's zero-debiased BatchNorms, `is_training` becomes the "
+                 "module's train/eval mode, `test_local_stats` stays a call keyword; children "
+                 "port by their own entries")
+
+
 COMPAT_CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
     _compat("MultiHeadAttention", ("num_heads", "key_size", "w_init_scale", "w_init",
                                    "with_bias", "b_init", "value_size", "model_size", "name"),
@@ -98,6 +104,22 @@ COMPAT_CONSTRUCTORS: tuple[ConstructorMapping, ...] = (
             call=("inputs", "is_training"), only={"cross_replica_axis": ("None",)},
             notes="the codebook is state moved by zero-debiased EMAs; `is_training` becomes "
                   "the module's train/eval mode"),
+    _compat("haiku.nets.ResNet", ("blocks_per_group", "num_classes", "bn_config", "resnet_v2",
+                                  "bottleneck", "channels_per_group", "use_projection",
+                                  "logits_config", "name", "initial_conv_config", "strides"),
+            call=_NETS_CALL, in_features="in_channels", out_features="num_classes",
+            holds_variables=False, notes=_RESNET_NOTES),
+    *(_compat(f"haiku.nets.ResNet{depth}", ("num_classes", "bn_config", "resnet_v2",
+                                            "logits_config", "name", "initial_conv_config",
+                                            "strides"),
+              call=_NETS_CALL, in_features="in_channels", out_features="num_classes",
+              holds_variables=False, notes=_RESNET_NOTES)
+      for depth in (18, 34, 50, 101, 152, 200)),
+    _compat("haiku.nets.MobileNetV1", ("strides", "channels", "num_classes", "use_bn", "name"),
+            call=_NETS_CALL[:2], in_features="in_channels", out_features="num_classes",
+            holds_variables=False,
+            notes="no NNX MobileNet; Haiku's zero-debiased BatchNorms, `is_training` becomes "
+                  "the module's train/eval mode; children port by their own entries"),
     *(_compat(cls, ("window_shape", "strides", "padding", "channel_axis", "name"),
               call=("value",), rngs=False, holds_variables=False,
               notes="nnx pooling never pools the last axis and counts SAME padding in averages; "

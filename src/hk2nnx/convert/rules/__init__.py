@@ -17,6 +17,7 @@ from hk2nnx.convert.rules import mlp as mlp
 from hk2nnx.convert.rules import module_lists as module_lists
 from hk2nnx.convert.rules import module_loops as module_loops
 from hk2nnx.convert.rules import module_subclass as module_subclass
+from hk2nnx.convert.rules import nets as nets
 from hk2nnx.convert.rules import params_read as params_read
 from hk2nnx.convert.rules import prng_sequence as prng_sequence
 from hk2nnx.convert.rules import remat as remat
