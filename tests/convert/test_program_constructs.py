@@ -121,3 +121,29 @@ def _steps(namespace: dict, step, trees: tuple) -> list[float]:
         *state, loss = step(state)
         losses.append(float(loss[0]))
     return losses
+
+
+def test_checkpoint_beside_a_training_step_syncs_its_pure_dicts(tmp_path):
+    """With HK030's pure dicts, a save takes them into the model first and a load reads them
+    back, so training resumes from the restored weights."""
+    source = (FIXTURES / "training_step" / "optax_adam.py").read_text(encoding="utf-8")
+    path = repr(str(tmp_path / "ck.pkl"))
+    step = "update(params, opt_state, jnp.ones((5, 3)), jnp.zeros((5, 2)))"
+    source = source.replace("import haiku as hk", "import pickle\n\nimport haiku as hk") + (
+        f"with open({path}, 'wb') as f:\n    pickle.dump(params, f)\n"
+        f"saved = {step}[-1]\n"  # the loss at the saved weights
+        f"for step in range(3):\n    params, opt_state, loss = {step}\n"
+        f"with open({path}, 'rb') as f:\n    params = pickle.load(f)\n"
+        f"restored = {step}[-1]\n")
+    original = run_module(source, "original_adam_checkpoint")
+    result = convert_source(source, mode="idiomatic")
+    save, load = result.code.split("checkpointer.restore")
+    assert "nnx.update(net, params, rest)\n    checkpointer.save(" in save
+    assert "params = nnx.to_pure_dict(nnx.state(net, nnx.Param))" in load
+    converted = run_module(result.code, "converted_adam_checkpoint")
+    for run in (original, converted):  # trained on after the save, then back to it
+        assert float(run["loss"]) < float(run["saved"])
+        np.testing.assert_allclose(float(run["restored"]), float(run["saved"]), rtol=1e-6)
+    leaves = jax.tree.leaves(converted["params"])
+    np.testing.assert_array_equal(leaves[0], jax.tree.leaves(nnx.state(converted["net"],
+                                                                        nnx.Param))[0])

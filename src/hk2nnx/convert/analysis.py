@@ -26,6 +26,8 @@ class FileAnalysis:
     transformed: list = dataclasses.field(default_factory=list)  # transforms.Transformed
     traced: dict = dataclasses.field(default_factory=dict)  # id(site) -> input sizes seen
     declared_classes: set[str] = dataclasses.field(default_factory=set)
+    splits: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)  # HK030:
+    # model -> the module-level (params, rest) pure dicts its training step trains
 
     def plan(self, class_name: str) -> ClassPlan:
         """The analysed plan of a module class in this file (children analysed first)."""

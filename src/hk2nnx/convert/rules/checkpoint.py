@@ -9,10 +9,12 @@ NNX: the weights live in the model, so the checkpoint is the model's state, writ
 inside `with ocp.StandardCheckpointer() as checkpointer:` (which waits for the save), and the
 load restores into the model, `nnx.update(model, checkpointer.restore(path, that state))`, the
 current state giving Orbax the tree to fill. RNG streams stay out (they are not weights, and
-Haiku's pickle held none). A `# NOTE` line and the report say that checkpoints the Haiku
-program pickled are read with `hk2nnx port`, not with this code.
+Haiku's pickle held none). Beside a converted training step (HK030), whose pure dicts hold
+the training weights, the model takes them before a save and they are read back from it after
+a load. A `# NOTE` line and the report say that checkpoints the Haiku program pickled are read
+with `hk2nnx port`, not with this code.
 Fix safety: review. `path` is now a directory (Orbax writes one), overwritten like the pickle
-was; a load after a converted training step updates the model, not the step's params dict.
+was. Only trees `init` bound at module level are recognised (by name).
 Guide section: "Training step and compilation".
 """
 
@@ -30,8 +32,7 @@ INFO = base.info("HK032", "pickle-checkpoint", Safety.REVIEW, "Training step and
                  __name__)
 # The converted code names neither the converter nor pickle (whose import then goes).
 NOTE = ("# NOTE: an Orbax checkpoint (a directory) of the model's state; for checkpoints the "
-        "Haiku code wrote, see the conversion report (HK032)\n")
-_STATE = "nnx.state({model}, nnx.Not(nnx.RngState))"
+        "Haiku code wrote, see the conversion report (HK032)")
 _OPEN = m.Call(func=m.Name("open"))
 
 
@@ -51,14 +52,28 @@ class CheckpointRule(base.FileRule):
                 continue
             statement, path, t, trees = found
             analysis.consumed_tree_args.extend(trees)
-            state = _STATE.format(model=t.var)
-            if call.func.attr.value == "dump":
-                body = f"checkpointer.save(os.path.abspath({path}), {state}, force=True)"
-            else:
-                body = f"nnx.update({t.var}, checkpointer.restore(os.path.abspath({path}), " \
-                       f"{state}))"
-            code = f"{NOTE}with ocp.StandardCheckpointer() as checkpointer:\n    {body}\n"
+            code = _code(call.func.attr.value == "dump", t.var, path,
+                         analysis.splits.get(t.var))
             ctx.edit(statement, lambda u, c=code, t=t, n=call: _rewritten(c, u, t, n, ctx))
+
+
+def _code(dump: bool, model: str, path: str, split: tuple[str, str] | None) -> str:
+    """The `with` block; with the pure dicts of a training step (HK030), the model takes them
+    before a save, and they are read back from it after a load."""
+    state = f"nnx.state({model}, nnx.Not(nnx.RngState))"
+    path = f"os.path.abspath({path})"
+    lines = [NOTE]
+    if dump:
+        if split is not None:
+            lines.append(f"nnx.update({model}, {split[0]}, {split[1]})")
+        lines.append(f"checkpointer.save({path}, {state}, force=True)")
+    else:
+        lines.append(f"nnx.update({model}, checkpointer.restore({path}, {state}))")
+        if split is not None:
+            lines += [f"{split[0]} = nnx.to_pure_dict(nnx.state({model}, nnx.Param))",
+                      f"{split[1]} = nnx.to_pure_dict(nnx.state({model}, nnx.Not(nnx.Param)))"]
+    body = "".join(f"    {line}\n" for line in lines)
+    return f"with ocp.StandardCheckpointer() as checkpointer:\n{body}"
 
 
 def _rewritten(code: str, updated: cst.CSTNode, t, call: cst.Call, ctx) -> cst.CSTNode:
@@ -68,8 +83,7 @@ def _rewritten(code: str, updated: cst.CSTNode, t, call: cst.Call, ctx) -> cst.C
         return updated
     ctx.report(INFO.code, call, f"{ctx.code(call.func)}: an Orbax checkpoint of {t.var}'s "
                "state; old Haiku checkpoints load with `hk2nnx port`", safety=INFO.safety)
-    new = cst.parse_statement(code)
-    return new.with_changes(leading_lines=[*updated.leading_lines, *new.leading_lines])
+    return cst.parse_statement(code).with_changes(leading_lines=updated.leading_lines)
 
 
 def _site(call: cst.Call, models: dict, ctx):

@@ -142,6 +142,7 @@ def _split(step: TrainStep, analysis) -> str:
     if at is None or at == len(body):
         raise _refusal(f"call {t.var}.init at module level, before the step", init.call)
     mode = call_mode(t, step.applies[0], analysis)
+    analysis.splits[t.var] = (params, rest)  # HK032 syncs checkpoints with these
     ctx.insert_before(body[at], (f"{t.var}.{mode}()\n" if mode else "") + (
         f"{graphdef}, {params}, {rest} = nnx.split({t.var}, nnx.Param, ...)\n"
         f"{params}, {rest} = nnx.to_pure_dict({params}), nnx.to_pure_dict({rest})\n"))
