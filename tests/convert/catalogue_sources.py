@@ -77,8 +77,8 @@ BODIES: dict[str, tuple[str, str]] = {  # id -> (module-level prelude, __call__ 
     "RMSNorm": ("", _bare("hk.RMSNorm(1)")),
     "SpectralNorm": ("", _bare("hk.SpectralNorm()")),
     "nets.ResNet": ("", _bare("hk.nets.ResNet((3, 4, 6, 3), 1000)", "x", "is_training=True")),
-    "nets.MobileNetV1": ("", _bare("hk.nets.MobileNetV1(num_classes=1000)", "x",
-                                   "is_training=True")),
+    "nets.MobileNetV1": ("", _bare("hk.nets.MobileNetV1(num_classes=1000, strides=(1, 1, 1), "
+                                   "channels=(16, 32, 64))", "x", "is_training=True")),
     "nets.VectorQuantizer": ("", _bare("hk.nets.VectorQuantizer(64, 512, 0.25)", "x",
                                        "is_training=True")),
     "nets.VectorQuantizerEMA": ("", _bare("hk.nets.VectorQuantizerEMA(64, 512, 0.25, 0.9)", "x",
