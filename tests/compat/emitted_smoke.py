@@ -71,6 +71,8 @@ SMOKES = {
     "ConvNDLSTM": lambda m: _conv_lstm(m, lambda *a, **k: m.ConvNDLSTM(2, *a, **k), X),
     "lstm_update": lambda m: m.lstm_update(jnp.tile(X[..., :1], 4), X[..., :1]),
     "IdentityCore": lambda m: m.IdentityCore()(X, m.IdentityCore().initial_state(2)),
+    "DeepRNN": lambda m: _stepped(m.DeepRNN([_Counter(), jnp.tanh, _Counter()])),
+    "ResetCore": lambda m: m.ResetCore(_Counter())((X, jnp.array([True, False])), X),
     "ResNet": lambda m: m.ResNet((1, 1, 1, 1), 3, channels_per_group=(4, 4, 8, 8),
                                  initial_conv_config={"output_channels": 4}, in_channels=3,
                                  rngs=R)(X, test_local_stats=True),
@@ -81,6 +83,20 @@ SMOKES = {
 def _conv_lstm(m, cls, x):
     core = cls(x.shape[1:-1], 2, 3, in_features=x.shape[-1], rngs=R)
     return core(x, core.initial_state(x.shape[0]))
+
+
+class _Counter:
+    """A weightless core written here: the wrappers' emitted module defines no core."""
+
+    def __call__(self, x, state):
+        return x + state, state + 1.0
+
+    def initial_state(self, batch_size):
+        return jnp.zeros((batch_size, *X.shape[1:]))
+
+
+def _stepped(core):
+    return core(X, core.initial_state(2))
 
 
 def _unroll(m, unroller):

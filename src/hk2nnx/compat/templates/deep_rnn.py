@@ -7,7 +7,6 @@ wrappers where Haiku did, around them; the wrappers hold no weights and are not 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -22,11 +21,11 @@ def _is_core(layer: Any) -> bool:
 class DeepRNN:
     """hk.DeepRNN: cores and functions in order; the state holds one entry per core."""
 
-    def __init__(self, layers: Sequence[Callable[..., Any]], name: str | None = None):
+    def __init__(self, layers: list[Any] | tuple[Any, ...], name: str | None = None):
         del name  # Haiku's module name; the layers carry the checkpoint names
         self.layers = list(layers)
 
-    def __call__(self, inputs: Any, state: Sequence[Any]) -> tuple[Any, tuple[Any, ...]]:
+    def __call__(self, inputs: Any, state: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
         states = iter(state)
         new_states = []
         for layer in self.layers:
