@@ -14,6 +14,8 @@ from hk2nnx.compat.templates.bias import Bias as Bias
 from hk2nnx.compat.templates.conv_lstm import Conv1DLSTM as Conv1DLSTM
 from hk2nnx.compat.templates.conv_lstm import Conv2DLSTM as Conv2DLSTM
 from hk2nnx.compat.templates.conv_lstm import Conv3DLSTM as Conv3DLSTM
+from hk2nnx.compat.templates.deep_rnn import DeepRNN as DeepRNN
+from hk2nnx.compat.templates.deep_rnn import ResetCore as ResetCore
 from hk2nnx.compat.templates.embed import Embed as Embed
 from hk2nnx.compat.templates.gru import GRU as GRU
 from hk2nnx.compat.templates.identity_core import IdentityCore as IdentityCore
@@ -43,9 +45,9 @@ from hk2nnx.compat.templates.vector_quantizer import VectorQuantizer as VectorQu
 from hk2nnx.compat.templates.vector_quantizer import VectorQuantizerEMA as VectorQuantizerEMA
 
 __all__ = [
-    "GRU", "LSTM", "MODULE_NAME", "AvgPool", "BatchNorm", "Bias", "Conv1DLSTM", "Conv2DLSTM", "Conv3DLSTM", "Embed",
-    "ExponentialMovingAverage", "IdentityCore", "LSTMState", "MaxPool", "MobileNetV1",
+    "GRU", "LSTM", "MODULE_NAME", "AvgPool", "BatchNorm", "Bias", "Conv1DLSTM", "Conv2DLSTM", "Conv3DLSTM", "DeepRNN",
+    "Embed", "ExponentialMovingAverage", "IdentityCore", "LSTMState", "MaxPool", "MobileNetV1",
     "MultiHeadAttention", "ResNet", "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet200",
-    "SeparableDepthwiseConv2D", "SpectralNorm", "VanillaRNN", "VectorQuantizer",
+    "ResetCore", "SeparableDepthwiseConv2D", "SpectralNorm", "VanillaRNN", "VectorQuantizer",
     "VectorQuantizerEMA", "available", "avg_pool", "compat_source", "max_pool",
 ]
