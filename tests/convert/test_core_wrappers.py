@@ -44,6 +44,15 @@ def test_unconvertible_wrappers_stay_marked(name):
     assert [ln for ln in code.splitlines() if TODO_PREFIX in ln and why in ln], code
 
 
+def test_a_wrapper_built_in_init_stays_marked():
+    source = _NET.replace("    def __call__", "    def __init__(self):\n        super().__init__()\n"
+                          "        self.core = hk.DeepRNN([hk.LSTM(4)])\n\n    def __call__")
+    source = source.format(body=_UNROLL.format(seq="xs").strip().replace("core", "self.core"))
+    code = convert_source(source, filename="net.py", mode=FAITHFUL).code
+    (marker,) = [ln.strip() for ln in code.splitlines() if TODO_PREFIX in ln and "Net" not in ln]
+    assert marker.startswith(f"{TODO_PREFIX.strip()} hk.DeepRNN — a wrapper of cores built in")
+
+
 def test_local_cores_stay_the_modules_own():
     body = "lstm = hk.LSTM(4)\n        core = hk.DeepRNN([lstm, jax.nn.relu])"
     code = convert_source(_NET.format(body=body + _UNROLL.format(seq="xs")), filename="net.py",

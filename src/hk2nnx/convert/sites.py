@@ -173,22 +173,28 @@ def _place_module(site: Site, call: cst.Call, ctx: FileContext, locals_: dict[st
     if m.matches(parent, m.Arg()) and _runs_once(call, ctx):
         site.data["passed"] = True  # `hk.remat(Block(8))(x)`: the transform's rule applies it
         return
-    if _held_by_wrapper(call, ctx):
+    wrapper = _held_by_wrapper(call, ctx)
+    if wrapper is not None and site.method != INIT:
         site.data["passed"] = True  # `hk.DeepRNN([hk.LSTM(8)])`: the module holds the core
         return
+    if wrapper is not None:
+        raise Refusal(ctx.code(wrapper.func), "a wrapper of cores built in __init__ does not "
+                      "convert yet: NNX would hold its cores twice, under names ported "
+                      "checkpoints do not follow", section, node=wrapper)
     raise Refusal(ctx.code(call.func), "the module is used in a way the converter does not "
                   "follow (store it in a variable or call it directly)", section, node=call)
 
 
-def _held_by_wrapper(call: cst.Call, ctx: FileContext) -> bool:
-    """A core built in the arguments of `hk.DeepRNN([...])` / `hk.ResetCore(...)`."""
+def _held_by_wrapper(call: cst.Call, ctx: FileContext) -> cst.Call | None:
+    """The `hk.DeepRNN([...])` / `hk.ResetCore(...)` in whose arguments the core is built."""
     node = ctx.parent(call)
     if m.matches(node, m.Element()) and m.matches(ctx.parent(node), m.List() | m.Tuple()):
         node = ctx.parent(ctx.parent(node))
     owner = ctx.parent(node)
     if not (m.matches(node, m.Arg()) and m.matches(owner, m.Call())):
-        return False
-    return getattr(site_rule_for(ctx.qualname(owner.func), ctx), "holds_cores", False)
+        return None
+    rule = site_rule_for(ctx.qualname(owner.func), ctx)
+    return owner if getattr(rule, "holds_cores", False) else None
 
 
 def applications(method: cst.FunctionDef, sites: list[Site], ctx: FileContext) -> None:
