@@ -10,8 +10,10 @@ wrapper, which holds no weights.
 NNX: `self.lstm = hkc.LSTM(...)` in `__init__`, and `core = hkc.DeepRNN([self.lstm, jax.nn.relu,
 self.gru])` where Haiku built the wrapper: the weights stay where the naming scheme puts
 Haiku's `lstm`, so `hk2nnx port` loads them.
-Not converted (stays with a TODO): layers not written out as a list, cores that are neither
-built in the argument nor local modules, a ResetCore whose input size cannot be followed.
+Not converted (stays with a TODO): a wrapper built in `__init__` (NNX would hold its cores
+twice, under names ported checkpoints do not follow), layers not written out as a list, cores
+that are neither built in the argument nor local modules (a wrapper in a wrapper), a ResetCore
+whose input size cannot be followed, `hk.deep_rnn_with_skip_connections`.
 Fix safety: safe.
 Guide section: "Basic Module definition".
 """
