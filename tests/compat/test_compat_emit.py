@@ -58,6 +58,7 @@ CLASS_DEPENDENCIES = {
     **{f"Conv{n}DLSTM": {"ConvNDLSTM", "LSTMState"} for n in (1, 2, 3)},
     "ConvNDLSTM": {"LSTMState"},
     "lstm_update": {"LSTMState"},
+    "deep_rnn_with_skip_connections": {"DeepRNN"},
     "ResNet": {"BatchNorm", "ExponentialMovingAverage"},
     **{f"ResNet{d}": {"ResNet", "BatchNorm", "ExponentialMovingAverage"}
        for d in (18, 34, 50, 101, 152, 200)},

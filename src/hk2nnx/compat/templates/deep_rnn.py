@@ -21,23 +21,43 @@ def _is_core(layer: Any) -> bool:
 class DeepRNN:
     """hk.DeepRNN: cores and functions in order; the state holds one entry per core."""
 
-    def __init__(self, layers: list[Any] | tuple[Any, ...], name: str | None = None):
+    def __init__(self, layers: list[Any] | tuple[Any, ...], name: str | None = None, *,
+                 skip_connections: bool = False):
         del name  # Haiku's module name; the layers carry the checkpoint names
         self.layers = list(layers)
+        self.skip_connections = skip_connections
+        if skip_connections and not all(_is_core(layer) for layer in self.layers):
+            raise ValueError(f"skip_connections needs every layer to be a core: {layers}")
 
     def __call__(self, inputs: Any, state: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
         states = iter(state)
-        new_states = []
-        for layer in self.layers:
+        current, outputs, new_states = inputs, [], []
+        for index, layer in enumerate(self.layers):
+            if self.skip_connections and index:
+                current = jax.tree.map(_joined, inputs, current)
             if _is_core(layer):
-                inputs, layer_state = layer(inputs, next(states))
+                current, layer_state = layer(current, next(states))
+                outputs.append(current)
                 new_states.append(layer_state)
             else:
-                inputs = layer(inputs)
-        return inputs, tuple(new_states)
+                current = layer(current)
+        if self.skip_connections:
+            current = jax.tree.map(_joined, *outputs)
+        return current, tuple(new_states)
 
     def initial_state(self, batch_size: int | None) -> tuple[Any, ...]:
         return tuple(layer.initial_state(batch_size) for layer in self.layers if _is_core(layer))
+
+
+def _joined(*parts: jax.Array) -> jax.Array:
+    return jnp.concatenate(parts, axis=-1)
+
+
+def deep_rnn_with_skip_connections(layers: list[Any] | tuple[Any, ...],
+                                   name: str | None = None) -> DeepRNN:
+    """hk.deep_rnn_with_skip_connections: core i > 0 reads the inputs joined to core i-1's
+    output; the output joins every core's."""
+    return DeepRNN(layers, name, skip_connections=True)
 
 
 class ResetCore:

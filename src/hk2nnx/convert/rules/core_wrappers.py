@@ -1,7 +1,8 @@
 """HK049 core-wrappers: `hk.DeepRNN([...])` and `hk.ResetCore(core)` become `hkc.DeepRNN` /
 `hkc.ResetCore` around cores the module holds.
 
-What it converts: `hk.DeepRNN([core_or_function, ...])` with the list written out and
+What it converts: `hk.DeepRNN([core_or_function, ...])` and
+`hk.deep_rnn_with_skip_connections([core, ...])` with the list written out, and
 `hk.ResetCore(core)`, where each core is built in the argument (`hk.LSTM(8)`) or is a local
 module; used with `hk.dynamic_unroll` / `hk.static_unroll` (the cores' input sizes follow the
 sequence's), stepped by hand (`core(x, state)`, sized by its first call), and `initial_state`.
@@ -13,7 +14,7 @@ Haiku's `lstm`, so `hk2nnx port` loads them.
 Not converted (stays with a TODO): a wrapper built in `__init__` (NNX would hold its cores
 twice, under names ported checkpoints do not follow), layers not written out as a list, cores
 that are neither built in the argument nor local modules (a wrapper in a wrapper), a ResetCore
-whose input size cannot be followed, `hk.deep_rnn_with_skip_connections`.
+whose input size cannot be followed.
 Fix safety: safe.
 Guide section: "Basic Module definition".
 """
@@ -29,7 +30,9 @@ from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.args import bind, has_star
 
 INFO = base.info("HK049", "core-wrappers", Safety.SAFE, "Basic Module definition", __name__)
-WRAPPERS = {"haiku.DeepRNN": "DeepRNN", "haiku.ResetCore": "ResetCore"}
+WRAPPERS = {"haiku.DeepRNN": "DeepRNN", "haiku.ResetCore": "ResetCore",
+            "haiku.deep_rnn_with_skip_connections": "deep_rnn_with_skip_connections"}
+_SKIP = "deep_rnn_with_skip_connections"
 
 
 class CoreWrapperRule(base.SiteRule):
@@ -63,7 +66,7 @@ class CoreWrapperRule(base.SiteRule):
         return Refusal(plan.ctx.code(site.ctor.func), why, INFO.section, INFO.code, site.ctor)
 
     def _layers(self, site, plan) -> list[cst.BaseExpression]:
-        names = ["layers", "name"] if self._compat(site, plan) == "DeepRNN" else ["core", "name"]
+        names = ["core", "name"] if self._compat(site, plan) == "ResetCore" else ["layers", "name"]
         given = bind(site.ctor, names).get(names[0])
         if has_star(site.ctor) or given is None:
             raise self._refuse(site, plan, f"its {names[0]} are not written out")
@@ -87,7 +90,8 @@ class CoreWrapperRule(base.SiteRule):
         if self._compat(site, plan) == "ResetCore" and m.matches(expr, m.Tuple()) and (
                 expr.elements):
             expr = expr.elements[0].value  # (inputs, should_reset)
-        size = ev.size(expr)
+        size = given = ev.size(expr)
+        skip, outs = self._compat(site, plan) == _SKIP, []
         for value in self._layers(site, plan):
             core = self._core(value, plan)
             if core is None:
@@ -97,10 +101,13 @@ class CoreWrapperRule(base.SiteRule):
                 continue
             if core.env is None:
                 core.env = site.env
+            if skip and outs:  # the inputs joined to the previous core's output
+                size = dims.total([given, outs[-1]])
             if core.inputs is None:
                 core.inputs = {core.rule.input_names(core, plan, None)[0]: size}
             size = core.rule.out_dim(core, plan, core.inputs)
-        return size
+            outs.append(size)
+        return dims.total(outs) if skip else size
 
     def build(self, site, plan) -> None:
         self._layers(site, plan)
