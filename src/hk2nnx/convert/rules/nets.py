@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import libcst as cst
 
-from hk2nnx.convert.findings import Refusal, Safety
+from hk2nnx.convert.findings import Safety
 from hk2nnx.convert.rules import base
 from hk2nnx.convert.rules.args import bind, drop_args, with_keyword
 from hk2nnx.convert.rules.batch_norm import BatchNormRule
+from hk2nnx.convert.rules.vector_quantizer import VectorQuantizerRule
 
 INFO = base.info("HK018", "nets", Safety.SAFE, "Handling non-parameter states", __name__)
 _RESNETS = frozenset(f"haiku.nets.ResNet{d}" for d in ("", 18, 34, 50, 101, 152, 200))
@@ -28,7 +29,9 @@ _MOBILENET = "haiku.nets.MobileNetV1"
 _CALL = ("inputs", "is_training", "test_local_stats")
 
 
-class NetsRule(BatchNormRule):
+class NetsRule(VectorQuantizerRule):
+    """VectorQuantizerRule's build: is_training required, the layer built from the table."""
+
     info = INFO
 
     def claims(self, qualname, ctx) -> bool:
@@ -38,20 +41,13 @@ class NetsRule(BatchNormRule):
         arg = bind(call, _CALL).get("is_training")
         return (list(call.args).index(arg), arg) if arg is not None else None
 
-    def build(self, site, plan) -> str:
-        for call in site.applies:
-            if self._training(call) is None:
-                raise Refusal(site.data["construct"], "is_training is missing", INFO.section,
-                              INFO.code)
-        return super(BatchNormRule, self).build(site, plan)
-
     def rewrite_args(self, site, plan, call: cst.Call) -> cst.Call:
         """Drop `is_training` as batch norm does; a positional `test_local_stats` (which would
         slide into `use_running_average`'s place) becomes a keyword."""
         original = next(c for c in site.applies if len(c.args) == len(call.args))
         local = bind(original, _CALL).get("test_local_stats")
         positional = local is not None and local.keyword is None
-        rewritten = super().rewrite_args(site, plan, call)
+        rewritten = BatchNormRule.rewrite_args(self, site, plan, call)
         if not positional:
             return rewritten
         index = next(i for i, a in enumerate(rewritten.args)

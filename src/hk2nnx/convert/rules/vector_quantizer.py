@@ -41,8 +41,8 @@ class VectorQuantizerRule(BatchNormRule):
     def build(self, site, plan) -> str:
         for call in site.applies:
             if self._training(call) is None:
-                raise Refusal(site.data["construct"], "is_training is missing", INFO.section,
-                              INFO.code)
+                raise Refusal(site.data["construct"], "is_training is missing",
+                              self.info.section, self.info.code)  # also NetsRule's
         return super(BatchNormRule, self).build(site, plan)
 
     def rewrite_args(self, site, plan, call: cst.Call) -> cst.Call:
