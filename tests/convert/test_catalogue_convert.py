@@ -56,7 +56,7 @@ QUICK = frozenset({
     "BatchNorm", "Bias", "Flatten", "InstanceNorm", "GroupNorm", "LayerNorm", "RMSNorm",
     "SpectralNorm", "Embed", "mha_kv", "lstm_cell", "vanilla_rnn_cell", "gru_unroll",
     "Recurrent-LSTM-static_unroll", "Recurrent-ResetCore-dynamic_unroll", "deep_rnn_unroll",
-    "vector_quantizer_ema", "ema", "dropout", "rng_alias", "mobilenet_v1",
+    "vector_quantizer_ema", "ema", "dropout", "rng_alias",
 })
 _TOL = 1e-4
 

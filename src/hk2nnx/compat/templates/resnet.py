@@ -152,7 +152,7 @@ class ResNet(nnx.Module):
             setattr(self, f"block_group_{i}", _ResNetBlockGroup(
                 c_in, channels_per_group[i], blocks_per_group[i], stride, bn, resnet_v2,
                 bottleneck, use_projection[i], rngs=rngs))
-            c_in = channels_per_group[i]
+            c_in = channels_per_group[i] if blocks_per_group[i] else c_in  # 0 blocks: as is
         if resnet_v2:
             self.final_batchnorm = BatchNorm(**bn, num_features=c_in, rngs=rngs)
         self.logits = nnx.Linear(c_in, num_classes, use_bias=logits["with_bias"],
