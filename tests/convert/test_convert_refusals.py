@@ -31,7 +31,7 @@ import haiku as hk
 
 class Net(hk.Module):
     def __call__(self, x):
-        return hk.nets.MobileNetV1(num_classes=2)(x, is_training=False)
+        return hk.BatchApply(abs)(x)
 """
 
 LOCAL_ARGUMENT = """
@@ -70,7 +70,7 @@ class Outer(hk.Module):
 
 CASES = {
     "loop": (LOOP, "hk.Linear — it runs inside a loop", 8),
-    "unknown_layer": (UNKNOWN_LAYER, "hk.nets.MobileNetV1 — no rule converts haiku.nets.MobileNetV1 yet", 7),
+    "unknown_layer": (UNKNOWN_LAYER, "hk.BatchApply — no rule converts haiku.BatchApply yet", 7),
     "local_argument": (LOCAL_ARGUMENT, "hk.Linear — its arguments use `width`", 7),
     "unfollowed_size": (UNFOLLOWED_SIZE, "hk.Linear — the size of its input cannot be", 7),
     "parent_of_refused": (PARENT_OF_REFUSED, "Inner — class Inner is not converted", 14),

@@ -44,8 +44,8 @@ REFUSED = {
                            "only with_per_layer_inputs=True"),
     "layer_stack_passed_on": (("        return jax.jit(hk.experimental.layer_stack(2)("
                               "lambda y: Net(name='n')(y, i)))(x)"), "store the stacked function"),
-    "unknown_haiku_in_lambda": ("        return hk.remat(lambda y: hk.nets.ResNet50(4)(y))(x)",
-                                "no rule converts haiku.nets.ResNet50"),
+    "unknown_haiku_in_lambda": ("        return hk.remat(lambda y: hk.BatchApply(jax.nn.relu)(y))(x)",
+                                "no rule converts haiku.BatchApply"),
 }
 
 

@@ -31,7 +31,14 @@ class TransformInitRule(base.FileRule):
     info = INFO
 
     def apply(self, analysis) -> None:
-        for t in transformed(analysis):
+        found = transformed(analysis)
+        twice = {id(t.fn) for t in found if sum(u.fn is t.fn for u in found) > 1}
+        for t in found:
+            if t.ok and id(t.fn) in twice:  # two models would share one class: left to a person
+                t.ok = False
+                analysis.ctx.refuse(t.statement, Refusal(
+                    t.var, f"{t.fn.name.value} is transformed more than once; keep one transform",
+                    SECTION, INFO.code))
             if not t.ok:
                 continue
             try:

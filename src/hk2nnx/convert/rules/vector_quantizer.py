@@ -50,10 +50,8 @@ class VectorQuantizerRule(BatchNormRule):
             return super().rewrite_args(site, plan, call)
         original = next((c for c in site.applies if len(c.args) == len(call.args)), call)
         training = self._training(original)
-        if training is None:
-            raise Refusal(site.data["construct"], "is_training is missing", INFO.section,
-                          INFO.code)
-        return drop_args(call, {training[0]})
+        # None: the flag was already taken off this call (it became the module's mode).
+        return call if training is None else drop_args(call, {training[0]})
 
 
 base.register_site(VectorQuantizerRule(), specialises=True)
