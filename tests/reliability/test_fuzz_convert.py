@@ -134,3 +134,28 @@ class Block(hk.Module):
 
 def test_a_module_class_that_builds_itself_is_no_crash():
     check_converts_safely(SELF_BUILDING)
+
+
+# Found by CI's 60-example run over mutated fixtures: one function transformed twice.
+TRANSFORMED_TWICE = """import haiku as hk
+import jax
+import jax.numpy as jnp
+
+
+def forward(x, is_training):
+    vq = hk.nets.VectorQuantizer(embedding_dim=4, num_embeddings=6, commitment_cost=0.25)
+    ema = hk.nets.VectorQuantizerEMA(4, 5, 0.25, decay=0.9)
+    return vq(x, is_training=is_training)["quantize"] + ema(x, is_training)["quantize"]
+
+net = hk.transform_with_state(forward)
+
+net = hk.transform_with_state(forward)
+params, state = net.init(jax.random.PRNGKey(0), jnp.zeros((3, 2, 4)), is_training=True)
+"""
+
+
+def test_a_function_transformed_twice_is_refused_not_a_crash():
+    check_converts_safely(TRANSFORMED_TWICE)
+    from hk2nnx.convert import convert_source
+    result = convert_source(TRANSFORMED_TWICE, filename="twice.py")
+    assert result.code.count("is transformed more than once") == 2
